@@ -1,0 +1,286 @@
+"""Read a brand's tables and split each into valid rows and rejects (with reasons).
+
+Whole-file problems raise :class:`DataFileError`; row problems never stop a run: the row goes to
+the rejects table and the counts say so. `read + accepted + rejected` add up per table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pandera.errors
+
+from memberwise.data.contract import TABLES, Column, Reason, Table, pandas_dtype, schema
+from memberwise.errors import DataFileError
+
+DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+_TRUE = {"true", "1", "t", "yes", "y"}
+_FALSE = {"false", "0", "f", "no", "n"}
+REJECT_COLUMNS = ["table", "row_number", "key", "reasons"]
+
+
+@dataclass
+class RawTable:
+    """A table as read, every cell untouched, with where it came from."""
+
+    frame: pd.DataFrame
+    source: str
+    first_row_number: int  # CSV: the file line of the first data row (header is line 1)
+
+
+@dataclass
+class ValidatedData:
+    """Valid rows per table, the rejected rows with reasons, and the counts that add up."""
+
+    tables: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    snapshot_at: pd.Timestamp
+
+    def write_report(self, out_dir: Path) -> None:
+        """Write `rejects.csv` and `validation_report.json` for people and for monitoring."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.rejects.to_csv(out_dir / "rejects.csv", index=False)
+        report = {
+            "snapshot_at": self.snapshot_at.isoformat(),
+            "tables": self.counts.to_dict(orient="records"),
+            "reject_reasons": reason_counts(self.rejects).to_dict(orient="records"),
+        }
+        (out_dir / "validation_report.json").write_text(json.dumps(report, indent=2, default=str))
+
+
+def read_source(source: Path) -> dict[str, RawTable]:
+    """Read every contract table present in a data directory (CSV/Parquet) or a DuckDB file."""
+    if not source.exists():
+        raise DataFileError(f"{source}: no such data directory or DuckDB file")
+    raw = _read_duckdb(source) if source.is_file() else _read_directory(source)
+    for table in TABLES.values():
+        if table.name in raw:
+            _check_columns(raw[table.name], table)
+        elif table.required:
+            raise DataFileError(
+                f"{source}: required table '{table.name}' is missing "
+                f"(expected {table.name}.csv or {table.name}.parquet)"
+            )
+    return raw
+
+
+def _read_directory(directory: Path) -> dict[str, RawTable]:
+    raw: dict[str, RawTable] = {}
+    for name, table in TABLES.items():
+        candidates = [p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()]
+        if len(candidates) > 1:
+            raise DataFileError(f"{directory}: both {name}.parquet and {name}.csv exist; keep one")
+        if candidates:
+            path = candidates[0]
+            raw[name] = _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
+            if raw[name].frame.empty and table.required:
+                raise DataFileError(f"{path}: file has no data rows")
+    return raw
+
+
+def _read_csv(path: Path) -> RawTable:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataFileError(f"{path}: not valid UTF-8 text (byte {err.start}); re-export as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{path}: file is empty (no header row)") from None
+    except pd.errors.ParserError as err:
+        raise DataFileError(f"{path}: not a readable CSV file: {err}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame, str(path), first_row_number=2)
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several unrelated types for corrupt files
+        raise DataFileError(f"{path}: not a readable Parquet file: {err}") from None
+    return RawTable(frame, str(path), first_row_number=1)
+
+
+def _read_duckdb(path: Path) -> dict[str, RawTable]:
+    if path.suffix not in DUCKDB_SUFFIXES:
+        raise DataFileError(f"{path}: expected a directory or a DuckDB file ({', '.join(DUCKDB_SUFFIXES)})")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as err:
+        raise DataFileError(f"{path}: not a readable DuckDB database: {err}") from None
+    with con:
+        present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return {
+            name: RawTable(con.execute(f'SELECT * FROM "{name}"').df(), f"{path}:{name}", first_row_number=1)
+            for name in TABLES
+            if name in present
+        }
+
+
+def _check_columns(raw: RawTable, table: Table) -> None:
+    missing = [c for c in table.required_columns if c not in raw.frame.columns]
+    if missing:
+        raise DataFileError(f"{raw.source}: required column(s) missing: {', '.join(missing)}")
+
+
+def parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series]:
+    """Parse one column to its contract type; return (parsed, mask of unparseable cells)."""
+    if column.kind == "str":
+        parsed = values.astype("string").str.strip()
+        parsed = parsed.mask(parsed == "")
+        return parsed, pd.Series(False, index=values.index)
+    present = values.notna() & (values.astype("string").str.strip() != "")
+    if column.kind == "timestamp":
+        parsed = _parse_timestamps(values)
+    elif column.kind == "bool":
+        parsed = _parse_bools(values)
+    else:
+        number = pd.to_numeric(values, errors="coerce").astype("float64")
+        number = number.where(np.isfinite(number))
+        if column.kind == "int":
+            number = number.where(number.round() == number)
+        parsed = number.astype(pandas_dtype(column))
+    return parsed, present & parsed.isna()
+
+
+def _parse_timestamps(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_localize(None).astype("datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.astype("datetime64[ns]")
+    text = values.astype("string").str.strip()
+    return pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
+
+
+def _parse_bools(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean")
+    text = values.astype("string").str.strip().str.lower()
+    parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    parsed[text.isin(_TRUE).fillna(False).astype(bool)] = True
+    parsed[text.isin(_FALSE).fillna(False).astype(bool)] = False
+    return parsed
+
+
+def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Run the pandera schema lazily and turn its failure cases into (row, column, reason)."""
+    try:
+        schema(table).validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        cases = err.failure_cases.dropna(subset=["index"])
+        check = cases["check"].astype(str)
+        # Frame-wide checks (duplicate keys) come back once per column: report them on the key.
+        frame_wide = (check == Reason.DUPLICATE_KEY.value).to_numpy()
+        column = cases["column"].astype("string").mask(frame_wide, ",".join(table.key))
+        is_null = check.str.contains("not_nullable")
+        key_col = column.isin(table.key)
+        reason = np.where(
+            is_null, np.where(key_col, Reason.MISSING_KEY.value, Reason.MISSING_VALUE.value), check
+        )
+        found = pd.DataFrame({"row": cases["index"].astype("int64"), "column": column, "reason": reason})
+        return found.drop_duplicates(ignore_index=True)
+    return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": [], "reason": []})
+
+
+def validate_table(raw: RawTable, table: Table, snapshot_at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split one table into (valid rows with contract types, rejects with reasons)."""
+    frame = raw.frame.reset_index(drop=True)
+    parsed: dict[str, pd.Series] = {}
+    problems: list[pd.DataFrame] = []
+    for column in table.columns:
+        values = frame[column.name] if column.name in frame else pd.Series(pd.NA, index=frame.index)
+        parsed[column.name], unparseable = parse_column(values, column)
+        if unparseable.any():
+            problems.append(_problem_rows(unparseable, column.name, Reason.UNPARSEABLE))
+        if column.event_time:
+            late = (parsed[column.name] > snapshot_at).fillna(False).astype(bool)
+            if late.any():
+                problems.append(_problem_rows(late, column.name, Reason.AFTER_SNAPSHOT))
+    typed = pd.DataFrame(parsed)
+    schema_problems = _schema_reasons(typed, table)
+    if problems:
+        # An unparseable cell became null: report it as unparseable, not also as missing.
+        unparsed = pd.concat(problems)
+        unparsed = unparsed[unparsed["reason"] == Reason.UNPARSEABLE.value]
+        cell = pd.MultiIndex.from_frame(schema_problems[["row", "column"]])
+        unparsed_cells = pd.MultiIndex.from_frame(unparsed[["row", "column"]])
+        is_missing = schema_problems["reason"].isin([Reason.MISSING_KEY.value, Reason.MISSING_VALUE.value])
+        schema_problems = schema_problems[~(is_missing.to_numpy() & cell.isin(unparsed_cells))]
+    all_problems = pd.concat([*problems, schema_problems], ignore_index=True)
+    bad_rows = np.sort(all_problems["row"].unique())
+    rejects = _reject_table(frame, table, raw.first_row_number, all_problems, bad_rows)
+    valid = typed.drop(index=bad_rows).reset_index(drop=True)
+    return valid, rejects
+
+
+def _problem_rows(mask: pd.Series, column: str, reason: Reason) -> pd.DataFrame:
+    rows = np.flatnonzero(mask.to_numpy())
+    return pd.DataFrame({"row": rows.astype("int64"), "column": column, "reason": reason.value})
+
+
+def _reject_table(
+    frame: pd.DataFrame, table: Table, first_row: int, problems: pd.DataFrame, bad_rows: np.ndarray
+) -> pd.DataFrame:
+    if len(bad_rows) == 0:
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    labels = problems["column"].astype(str) + ":" + problems["reason"].astype(str)
+    reasons = labels.groupby(problems["row"].to_numpy()).agg(lambda s: "; ".join(sorted(set(s))))
+    if table.key:
+        keys = frame.loc[bad_rows, list(table.key)].astype("string").fillna("").agg("|".join, axis=1)
+    else:
+        keys = pd.Series("", index=bad_rows)
+    return pd.DataFrame(
+        {
+            "table": table.name,
+            "row_number": bad_rows + first_row,
+            "key": keys.to_numpy(),
+            "reasons": reasons.loc[bad_rows].to_numpy(),
+        }
+    )
+
+
+def validate(raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime) -> ValidatedData:
+    """Validate every table read; orphan rows (account not in accounts) are kept and counted."""
+    snapshot = pd.Timestamp(snapshot_at)
+    tables: dict[str, pd.DataFrame] = {}
+    rejects: list[pd.DataFrame] = []
+    counts: list[dict[str, object]] = []
+    for name, table in TABLES.items():
+        if name not in raw:
+            continue
+        valid, rejected = validate_table(raw[name], table, snapshot)
+        tables[name] = valid
+        rejects.append(rejected)
+        counts.append(
+            {"table": name, "read": len(raw[name].frame), "accepted": len(valid), "rejected": len(rejected)}
+        )
+    known = _account_keys(tables["accounts"])
+    for row in counts:
+        table = TABLES[str(row["table"])]
+        row["orphan_accounts"] = (
+            int((~_account_keys(tables[table.name]).isin(known)).sum()) if table.account_keyed else 0
+        )
+    reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    return ValidatedData(tables, reject_frame, pd.DataFrame(counts), snapshot)
+
+
+def _account_keys(frame: pd.DataFrame) -> pd.Index:
+    return pd.MultiIndex.from_frame(frame[["channel", "account_id"]])
+
+
+def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
+    """How many rejected rows carry each (table, column:reason); a row with two reasons counts twice."""
+    if rejects.empty:
+        return pd.DataFrame(columns=["table", "reason", "rows"])
+    exploded = rejects.assign(reason=rejects["reasons"].str.split("; ")).explode("reason")
+    return exploded.groupby(["table", "reason"]).size().rename("rows").reset_index()
+
+
+def load(source: Path, snapshot_at: pd.Timestamp | datetime) -> ValidatedData:
+    """Read and validate a data source in one step (what every pipeline stage starts with)."""
+    return validate(read_source(source), snapshot_at)

@@ -1,0 +1,484 @@
+"""Member features as of a cutoff date, repurchase labels and audiences, all computed in SQL.
+
+Everything here is set-based SQL run by DuckDB (CTEs, CASE WHEN, window functions, `date_diff`) so a
+later issue can run the same logic on Spark. Each source table is read in one pass of conditional
+aggregation: orders are re-keyed to `member_id` once and every window is a CASE inside one GROUP BY.
+
+The cutoff is `as_of` 00:00. Features and audiences read only rows strictly before it, so a feature
+row computed today never changes when later data arrives. `FEATURE_COLUMNS` is the one place the
+feature columns are documented; `docs/features.md` carries the same table and the rules.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from memberwise.data.contract import AUDIENCES, CHANNELS
+from memberwise.warehouse import Warehouse
+
+WINDOWS = (30, 90, 180, 365)
+ACTIVE_MAX_DAYS, SILENT_MAX_DAYS, SLEEPING_MAX_DAYS = 63, 126, 365
+LOYAL_MIN_ORDERS_365D = 4
+ACTIVE_MIN_INTERACTIONS_30D = 3
+PROMOTION_LEVELS = ((0.8, "fanatic"), (0.5, "sensitive"), (0.2, "neutral"))  # else "indifferent"
+HIGH_VALUE_QUANTILE = 0.8  # 80/20: the top fifth of 365-day buyers by revenue is "high value"
+HIGH_FREQUENCY_MIN_ORDERS = 2  # a repeat buyer
+RFM_SEGMENTS = {
+    "HHH": "important_value",
+    "HLH": "important_development",
+    "LHH": "important_win_back",
+    "LLH": "important_retention",
+    "HHL": "general_value",
+    "HLL": "general_development",
+    "LHL": "general_win_back",
+    "LLL": "general_retention",
+}
+
+FEATURE_COLUMNS: dict[str, str] = {
+    "member_id": "Unified member id (from identity.unify).",
+    "as_of": "The cutoff date; only rows strictly before as_of 00:00 are read.",
+    "gender": "Latest non-null gender over the member's accounts known at the cutoff.",
+    "birth_year": "Latest non-null birth year over the member's accounts known at the cutoff.",
+    "age": "as_of year minus birth_year.",
+    "province": "Latest non-null province over the member's accounts known at the cutoff.",
+    "city": "Latest non-null city over the member's accounts known at the cutoff.",
+    "registration_channel": "Channel of the member's earliest registered account known at the cutoff.",
+    "tenure_days": "Days from first seen (registration, order or interaction) to the cutoff.",
+    "is_member": "Holds a loyalty card enrolled before the cutoff; null when loyalty data is absent.",
+    "tier": "Tier of the latest-enrolled card (snapshot value, no tier history); null if not a member.",
+    "points_balance": "Points of the latest-enrolled card (snapshot value); null if not a member.",
+    "has_purchased": "Has at least one paid order before the cutoff.",
+    "first_purchase_at": "Time of the first paid order; null if never bought.",
+    "days_since_first_purchase": "Days from the first paid order's date to the cutoff; null if never bought.",
+    "days_since_last_purchase": "Recency: days from the last paid order's date to the cutoff; null if never bought.",
+    **{
+        column: text
+        for w in WINDOWS
+        for column, text in (
+            (f"orders_{w}d", f"Paid orders in the {w} days before the cutoff."),
+            (f"revenue_{w}d", f"Paid amount (after discount) in the {w} days before the cutoff."),
+        )
+    },
+    "orders_total": "Paid orders before the cutoff (lifetime).",
+    "revenue_total": "Paid amount before the cutoff (lifetime).",
+    "avg_order_value": "revenue_total / orders_total; null if never bought.",
+    "category_count_365d": "Distinct categories among paid orders in 365 days.",
+    **{
+        f"spend_share_{ch}_365d": f"Share of 365-day paid amount spent in channel {ch}; null without spend."
+        for ch in CHANNELS
+    },
+    "coupon_order_share_365d": "Share of 365-day paid orders that used a coupon; null without orders.",
+    "promo_order_share_365d": "Share of 365-day paid orders with a coupon or a discount; null without orders.",
+    "discount_rate_365d": "365-day discount / (amount + discount); null when that total is zero.",
+    "gift_order_share_365d": "Share of 365-day paid orders marked as gifts; null without orders.",
+    "refunded_orders_365d": "Refunded orders in 365 days (refunds count nowhere else).",
+    **{
+        f"interactions_{w}d": f"Interactions in the {w} days before the cutoff; null if no interaction data."
+        for w in WINDOWS
+    },
+    "checkins_30d": "Check-ins in the 30 days before the cutoff; null if no interaction data.",
+    "lifecycle_stage": "prospect, or by recency: active 0-63, silent 64-126, sleeping 127-365, lost >365.",
+    "customer_type": "prospect, new (first purchase in new_window_days), loyal (4+ orders in 365d), returning.",
+    "activity_level": "active, moderate or inactive from 30/180-day interactions, check-ins and orders.",
+    "promotion_sensitivity": "fanatic/sensitive/neutral/indifferent from promo_order_share_365d; null without.",
+    "r_score": "Recency score 1-5 among buyers (more recent = higher); null if never bought.",
+    "f_score": "Frequency score 1-5 among buyers on orders_365d; null if never bought.",
+    "m_score": "Monetary score 1-5 among buyers on revenue_365d; null if never bought.",
+    "rfm_segment": "One of 8 RFM segments (each letter high if above the buyers' mean score).",
+    "frequency_value_quadrant": "high/low frequency x high/low value among 365-day buyers; null otherwise.",
+}
+
+
+def as_of_date(as_of: date | datetime | str) -> date:
+    """The cutoff date; a time of day other than midnight is refused rather than silently dropped."""
+    stamp = pd.Timestamp(as_of)
+    if stamp != stamp.normalize():
+        raise ValueError(f"as_of must be a date (the cutoff is as_of 00:00), got {as_of!r}")
+    return stamp.date()
+
+
+def _timestamp(day: date) -> str:
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+
+
+def _population_cte(cutoff: str) -> str:
+    """Members known before the cutoff (first_seen_at is null only when nothing is known)."""
+    return f"population AS (SELECT member_id, first_seen_at FROM members WHERE first_seen_at < {cutoff})"
+
+
+def _known_accounts_cte(cutoff: str) -> str:
+    """Accounts (guests included) known at the cutoff, ranked oldest first and by registration."""
+    return f"""known_accounts AS (
+        SELECT m.member_id, m.channel, a.registered_at, a.member_card,
+               a.gender, a.birth_year, a.province, a.city,
+               row_number() OVER (PARTITION BY m.member_id
+                                  ORDER BY a.registered_at NULLS FIRST, m.channel, m.account_id) AS age_rank,
+               row_number() OVER (PARTITION BY m.member_id
+                                  ORDER BY a.registered_at NULLS LAST, m.channel, m.account_id) AS reg_rank
+        FROM member_map m
+        LEFT JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
+        WHERE a.registered_at IS NULL OR a.registered_at < {cutoff}
+    )"""
+
+
+def _static_cte() -> str:
+    """Profile fields: the most recent non-null value (accounts without registered_at count as oldest)."""
+    latest = ",\n".join(
+        f"max_by({f}, age_rank) FILTER (WHERE {f} IS NOT NULL) AS {f}"
+        for f in ("gender", "birth_year", "province", "city")
+    )
+    return f"""static AS (
+        SELECT member_id,
+               max(CASE WHEN reg_rank = 1 THEN channel END) AS registration_channel,
+               {latest}
+        FROM known_accounts GROUP BY member_id
+    )"""
+
+
+def _cards_cte(cutoff: str) -> str:
+    """Loyalty cards enrolled before the cutoff, the latest-enrolled first, one row per member."""
+    return f"""cards AS (
+        SELECT member_id, tier, points_balance FROM (
+            SELECT k.member_id, l.tier, l.points_balance,
+                   row_number() OVER (PARTITION BY k.member_id
+                                      ORDER BY l.enrolled_at DESC, l.member_card DESC) AS card_rank
+            FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
+            WHERE l.enrolled_at < {cutoff}
+        ) ranked WHERE card_rank = 1
+    )"""
+
+
+def _order_agg_cte(as_of: date) -> str:
+    """One pass over orders re-keyed to members: every window and share is a CASE in one GROUP BY."""
+    cutoff, day = _timestamp(as_of), f"DATE '{as_of.isoformat()}'"
+    windows = ",\n".join(
+        f"count(CASE WHEN paid_days_ago <= {w} THEN 1 END) AS orders_{w}d,\n"
+        f"coalesce(sum(CASE WHEN paid_days_ago <= {w} THEN amount END), 0) AS revenue_{w}d"
+        for w in WINDOWS
+    )
+    channels = ",\n".join(
+        f"coalesce(sum(CASE WHEN paid_days_ago <= 365 AND channel = '{ch}' THEN amount END), 0) AS revenue_{ch}_365d"
+        for ch in CHANNELS
+    )
+    return f"""member_orders AS (
+        SELECT m.member_id, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category, o.is_gift,
+               CASE WHEN o.status = 'paid'
+                    THEN date_diff('day', CAST(o.ordered_at AS DATE), {day}) END AS paid_days_ago,
+               CASE WHEN o.status = 'refunded'
+                    THEN date_diff('day', CAST(o.ordered_at AS DATE), {day}) END AS refund_days_ago
+        FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
+        WHERE o.ordered_at < {cutoff}
+    ),
+    order_agg AS (
+        SELECT member_id,
+               count(paid_days_ago) AS orders_total,
+               coalesce(sum(CASE WHEN paid_days_ago IS NOT NULL THEN amount END), 0) AS revenue_total,
+               min(CASE WHEN paid_days_ago IS NOT NULL THEN ordered_at END) AS first_purchase_at,
+               max(paid_days_ago) AS days_since_first_purchase,
+               min(paid_days_ago) AS days_since_last_purchase,
+               {windows},
+               count(DISTINCT CASE WHEN paid_days_ago <= 365 THEN category END) AS category_count_365d,
+               {channels},
+               count(CASE WHEN paid_days_ago <= 365 AND coupon_used THEN 1 END) AS coupon_orders_365d,
+               count(CASE WHEN paid_days_ago <= 365 AND (coupon_used OR discount > 0) THEN 1 END)
+                   AS promo_orders_365d,
+               sum(CASE WHEN paid_days_ago <= 365 THEN discount END) AS discount_365d,
+               count(CASE WHEN paid_days_ago <= 365 AND is_gift THEN 1 END) AS gift_orders_365d,
+               count(CASE WHEN refund_days_ago <= 365 THEN 1 END) AS refunded_orders_365d
+        FROM member_orders GROUP BY member_id
+    )"""
+
+
+def _interaction_agg_cte(as_of: date) -> str:
+    """One pass over interactions re-keyed to members."""
+    cutoff, day = _timestamp(as_of), f"DATE '{as_of.isoformat()}'"
+    windows = ",\n".join(f"count(CASE WHEN days_ago <= {w} THEN 1 END) AS interactions_{w}d" for w in WINDOWS)
+    return f"""member_interactions AS (
+        SELECT m.member_id, i.event, date_diff('day', CAST(i.occurred_at AS DATE), {day}) AS days_ago
+        FROM interactions i JOIN member_map m ON m.channel = i.channel AND m.account_id = i.account_id
+        WHERE i.occurred_at < {cutoff}
+    ),
+    interaction_agg AS (
+        SELECT member_id, {windows},
+               count(CASE WHEN event = 'checkin' AND days_ago <= 30 THEN 1 END) AS checkins_30d
+        FROM member_interactions GROUP BY member_id
+    )"""
+
+
+def _share(numerator: str, denominator: str) -> str:
+    return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
+
+
+def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
+    """One row per member of the population: the measured features, zero-filled where zero is true."""
+    zero_filled = [f"orders_{w}d" for w in WINDOWS] + [f"revenue_{w}d" for w in WINDOWS]
+    zero_filled += ["orders_total", "revenue_total", f"category_count_365d", f"refunded_orders_365d"]
+    interaction_columns = [f"interactions_{w}d" for w in WINDOWS] + ["checkins_30d"]
+    interactions = ",\n".join(
+        f"coalesce(i.{c}, 0) AS {c}" if has_interactions else f"CAST(NULL AS BIGINT) AS {c}"
+        for c in interaction_columns
+    )
+    loyalty = (
+        "c.member_id IS NOT NULL AS is_member, c.tier, c.points_balance"
+        if has_loyalty
+        else "CAST(NULL AS BOOLEAN) AS is_member, CAST(NULL AS VARCHAR) AS tier, "
+        "CAST(NULL AS DOUBLE) AS points_balance"
+    )
+    shares = ",\n".join(
+        f"{_share(f'o.revenue_{ch}_365d', f'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
+    )
+    return f"""base AS (
+        SELECT p.member_id, DATE '{as_of.isoformat()}' AS as_of,
+               s.gender, s.birth_year, {as_of.year} - s.birth_year AS age, s.province, s.city,
+               s.registration_channel,
+               date_diff('day', CAST(p.first_seen_at AS DATE), DATE '{as_of.isoformat()}') AS tenure_days,
+               {loyalty},
+               coalesce(o.orders_total, 0) > 0 AS has_purchased,
+               o.first_purchase_at, o.days_since_first_purchase, o.days_since_last_purchase,
+               {", ".join(f"coalesce(o.{c}, 0) AS {c}" for c in zero_filled)},
+               o.revenue_total / NULLIF(o.orders_total, 0) AS avg_order_value,
+               {shares},
+               {_share(f"o.coupon_orders_365d", f"o.orders_365d")} AS coupon_order_share_365d,
+               {_share(f"o.promo_orders_365d", f"o.orders_365d")} AS promo_order_share_365d,
+               o.discount_365d / NULLIF(o.revenue_365d + o.discount_365d, 0) AS discount_rate_365d,
+               {_share(f"o.gift_orders_365d", f"o.orders_365d")} AS gift_order_share_365d,
+               {interactions}
+        FROM population p
+        LEFT JOIN static s ON s.member_id = p.member_id
+        LEFT JOIN cards c ON c.member_id = p.member_id
+        LEFT JOIN order_agg o ON o.member_id = p.member_id
+        LEFT JOIN interaction_agg i ON i.member_id = p.member_id
+    )"""
+
+
+def _rfm_ctes() -> str:
+    """RFM scores among buyers: ceil(5 * cume_dist), ties share a score; high = above the mean score.
+
+    cume_dist is written as count(*) OVER (ORDER BY x) / count(*) OVER () (peers included, so ties
+    get the same score) and multiplied before dividing, so a score is never off by one through
+    rounding. The score is always in 1..5 because the count is between 1 and the number of buyers.
+    """
+    scores = ",\n".join(
+        f"CAST(CEIL(CAST(5 * count(*) OVER (ORDER BY {expr}) AS DOUBLE) / count(*) OVER ()) AS INTEGER) "
+        f"AS {letter}_score"
+        for letter, expr in (
+            ("r", "days_since_last_purchase DESC"),
+            ("f", "orders_365d"),
+            ("m", "revenue_365d"),
+        )
+    )
+    code = " || ".join(
+        f"CASE WHEN {letter}_score > avg({letter}_score) OVER () THEN 'H' ELSE 'L' END" for letter in "rfm"
+    )
+    segments = " ".join(f"WHEN '{key}' THEN '{name}'" for key, name in RFM_SEGMENTS.items())
+    return f"""rfm_scores AS (
+        SELECT member_id, {scores} FROM base WHERE has_purchased
+    ),
+    rfm AS (
+        SELECT member_id, r_score, f_score, m_score, CASE {code} {segments} END AS rfm_segment
+        FROM rfm_scores
+    ),
+    value_cut AS (
+        SELECT percentile_cont({HIGH_VALUE_QUANTILE}) WITHIN GROUP (ORDER BY revenue_365d) AS high_value_from
+        FROM base WHERE orders_365d > 0
+    )"""
+
+
+def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, str]:
+    """The rule-based tags as SQL expressions over `base` (b), `rfm` (r) and `value_cut` (v)."""
+    if has_interactions:
+        active = (
+            f"WHEN b.interactions_30d >= {ACTIVE_MIN_INTERACTIONS_30D} "
+            "AND (b.checkins_30d >= 1 OR b.orders_30d >= 1) THEN 'active' "
+        )
+        inactive = "b.interactions_180d = 0 AND b.orders_180d = 0"
+    else:
+        active, inactive = "", "b.orders_180d = 0"
+    promotion = " ".join(f"WHEN b.promo_order_share_365d >= {cut} THEN '{name}'" for cut, name in PROMOTION_LEVELS)
+    return {
+        "lifecycle_stage": f"""CASE WHEN NOT b.has_purchased THEN 'prospect'
+            WHEN b.days_since_last_purchase <= {ACTIVE_MAX_DAYS} THEN 'active'
+            WHEN b.days_since_last_purchase <= {SILENT_MAX_DAYS} THEN 'silent'
+            WHEN b.days_since_last_purchase <= {SLEEPING_MAX_DAYS} THEN 'sleeping'
+            ELSE 'lost' END""",
+        "customer_type": f"""CASE WHEN NOT b.has_purchased THEN 'prospect'
+            WHEN b.days_since_first_purchase <= {int(new_window_days)} THEN 'new'
+            WHEN b.orders_365d >= {LOYAL_MIN_ORDERS_365D} THEN 'loyal'
+            ELSE 'returning' END""",
+        "activity_level": f"CASE {active}WHEN {inactive} THEN 'inactive' ELSE 'moderate' END",
+        "promotion_sensitivity": f"""CASE WHEN b.orders_365d = 0 THEN NULL {promotion}
+            ELSE 'indifferent' END""",
+        "r_score": "r.r_score",
+        "f_score": "r.f_score",
+        "m_score": "r.m_score",
+        "rfm_segment": "r.rfm_segment",
+        "frequency_value_quadrant": f"""CASE WHEN b.orders_365d > 0 THEN
+            CASE WHEN b.orders_365d >= {HIGH_FREQUENCY_MIN_ORDERS} THEN 'high_freq_' ELSE 'low_freq_' END
+            || CASE WHEN b.revenue_365d >= v.high_value_from THEN 'high_value' ELSE 'low_value' END END""",
+    }
+
+
+def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_interactions: bool) -> str:
+    """The whole feature query (one statement) for a cutoff; the columns are `FEATURE_COLUMNS`."""
+    day = as_of_date(as_of)
+    cutoff = _timestamp(day)
+    tags = _tag_expressions(new_window_days, has_interactions)
+    select = ",\n".join(f"{tags[c]} AS {c}" if c in tags else f"b.{c}" for c in FEATURE_COLUMNS)
+    ctes = [
+        _population_cte(cutoff),
+        _known_accounts_cte(cutoff),
+        _static_cte(),
+        _cards_cte(cutoff),
+        _order_agg_cte(day),
+        _interaction_agg_cte(day),
+        _base_cte(day, has_loyalty, has_interactions),
+        _rfm_ctes(),
+    ]
+    return f"""WITH {", ".join(ctes)}
+        SELECT {select}
+        FROM base b LEFT JOIN rfm r ON r.member_id = b.member_id CROSS JOIN value_cut v
+        ORDER BY b.member_id"""
+
+
+_DTYPES = {
+    "BIGINT": "Int64",
+    "INTEGER": "Int64",
+    "HUGEINT": "Int64",
+    "DOUBLE": "float64",
+    "BOOLEAN": "boolean",
+    "VARCHAR": "string",
+    "DATE": "datetime64[ns]",
+    "TIMESTAMP": "datetime64[ns]",
+    "TIMESTAMP_NS": "datetime64[ns]",
+}
+
+
+def _fetch(wh: Warehouse, sql: str) -> pd.DataFrame:
+    """Run a query; dtypes follow the SQL types, not the data, so frames from any cutoff line up."""
+    relation = wh.con.sql(sql)
+    dtypes = {name: _DTYPES[str(kind)] for name, kind in zip(relation.columns, relation.types, strict=True)}
+    return relation.df().astype(dtypes)
+
+
+def build_features(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
+    """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`."""
+    sql = feature_sql(as_of, new_window_days, "loyalty" in wh.present, "interactions" in wh.present)
+    return _fetch(wh, sql)
+
+
+def repurchase_labels(wh: Warehouse, as_of: date | str, horizon_days: int = 90) -> pd.DataFrame:
+    """Whether each member of the `build_features` population bought (paid) within the horizon."""
+    day = as_of_date(as_of)
+    start = _timestamp(day)
+    end = _timestamp(day + timedelta(days=int(horizon_days)))
+    return _fetch(
+        wh,
+        f"""WITH {_population_cte(start)},
+        buyers AS (
+            SELECT DISTINCT m.member_id
+            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
+            WHERE o.status = 'paid' AND o.ordered_at >= {start} AND o.ordered_at < {end}
+        )
+        SELECT p.member_id, DATE '{day.isoformat()}' AS as_of, {int(horizon_days)} AS horizon_days,
+               b.member_id IS NOT NULL AS repurchased
+        FROM population p LEFT JOIN buyers b ON b.member_id = p.member_id
+        ORDER BY p.member_id""",
+    )
+
+
+def _audience_case(at: str, enrolled_at: str, first_purchase_at: str, new_window_days: int) -> str:
+    """The audience at time `at`: member if enrolled by then, else customer; "new" within the window."""
+    since = f"{at} - INTERVAL '{int(new_window_days)}' DAY"
+    return f"""CASE WHEN {enrolled_at} <= {at}
+            THEN CASE WHEN {enrolled_at} > {since} THEN 'new_member' ELSE 'returning_member' END
+        WHEN {first_purchase_at} <= {at}
+            THEN CASE WHEN {first_purchase_at} > {since} THEN 'new_customer' ELSE 'returning_customer' END
+        END"""
+
+
+def member_audiences(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
+    """Each member's audience at the cutoff; members with no purchase and no enrollment are prospects."""
+    day = as_of_date(as_of)
+    cutoff = _timestamp(day)
+    audience = _audience_case(cutoff, "e.enrolled_at", "f.first_purchase_at", new_window_days)
+    return _fetch(
+        wh,
+        f"""WITH {_population_cte(cutoff)}, {_known_accounts_cte(cutoff)},
+        enrolment AS (
+            SELECT k.member_id, min(l.enrolled_at) AS enrolled_at
+            FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
+            WHERE l.enrolled_at < {cutoff} GROUP BY k.member_id
+        ),
+        first_purchase AS (
+            SELECT m.member_id, min(o.ordered_at) AS first_purchase_at
+            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
+            WHERE o.status = 'paid' AND o.ordered_at < {cutoff} GROUP BY m.member_id
+        )
+        SELECT p.member_id, coalesce({audience}, 'prospect') AS audience
+        FROM population p
+        LEFT JOIN enrolment e ON e.member_id = p.member_id
+        LEFT JOIN first_purchase f ON f.member_id = p.member_id
+        ORDER BY p.member_id""",
+    )
+
+
+def _weekly_audience_sql(start: date | None, end: date | None, new_window_days: int) -> str:
+    """Paid orders, each in its buyer's audience at the order time, summed per ISO week."""
+    bounds = [f"p.ordered_at >= {_timestamp(start)}"] if start else []
+    bounds += [f"p.ordered_at < {_timestamp(end)}"] if end else []
+    where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
+    audience = _audience_case("p.ordered_at", "e.enrolled_at", "f.first_purchase_at", new_window_days)
+    return f"""WITH paid AS (
+            SELECT m.member_id, o.ordered_at, o.amount
+            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
+            WHERE o.status = 'paid'
+        ),
+        first_purchase AS (SELECT member_id, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_id),
+        enrolment AS (
+            SELECT m.member_id, min(l.enrolled_at) AS enrolled_at
+            FROM member_map m
+            JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
+            JOIN loyalty l ON l.member_card = a.member_card
+            GROUP BY m.member_id
+        ),
+        assigned AS (
+            SELECT CAST(date_trunc('week', p.ordered_at) AS DATE) AS week, {audience} AS audience,
+                   p.member_id, p.amount
+            FROM paid p
+            JOIN first_purchase f ON f.member_id = p.member_id
+            LEFT JOIN enrolment e ON e.member_id = p.member_id
+            {where}
+        )
+        SELECT week, audience, sum(amount) AS revenue, count(*) AS orders, count(DISTINCT member_id) AS buyers
+        FROM assigned GROUP BY week, audience"""
+
+
+def _week_of(day: pd.Timestamp) -> pd.Timestamp:
+    """The Monday starting the ISO week of a time."""
+    return (day - pd.Timedelta(days=day.weekday())).normalize()
+
+
+def audience_sales(
+    wh: Warehouse,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    new_window_days: int = 90,
+) -> pd.DataFrame:
+    """Weekly revenue, orders and buyers per audience on [start, end); every week x audience, zeros filled.
+
+    Weeks run from the week of `start` (else of the first order) to the week before `end` (else of the
+    last order), with no gaps, because the forecaster needs a regular series.
+    """
+    first = as_of_date(start) if start is not None else None
+    last = as_of_date(end) if end is not None else None
+    sales = _fetch(wh, _weekly_audience_sql(first, last, new_window_days))
+    lo = _week_of(pd.Timestamp(first)) if first else sales["week"].min()
+    hi = _week_of(pd.Timestamp(last) - pd.Timedelta(days=1)) if last else sales["week"].max()
+    weeks = pd.date_range(lo, hi, freq="7D") if pd.notna(lo) and pd.notna(hi) else pd.DatetimeIndex([])
+    grid = pd.MultiIndex.from_product([weeks.astype("datetime64[ns]"), AUDIENCES], names=["week", "audience"])
+    full = sales.set_index(["week", "audience"]).reindex(grid, fill_value=0).reset_index()
+    return full.astype(
+        {"week": "datetime64[ns]", "audience": "string", "revenue": "float64", "orders": "int64", "buyers": "int64"}
+    )

@@ -1,0 +1,52 @@
+"""The in-process DuckDB warehouse every stage reads: validated tables as native DuckDB tables.
+
+Absent optional tables exist here too, empty, so the SQL always runs; `present` says which tables
+the brand actually provided, so features built from an absent table are null rather than zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from memberwise.data.contract import TABLES, pandas_dtype
+from memberwise.data.io import ValidatedData
+
+
+@dataclass
+class Warehouse:
+    """A DuckDB connection holding the contract tables plus derived ones (member_map, members)."""
+
+    con: duckdb.DuckDBPyConnection
+    present: set[str] = field(default_factory=set)
+    snapshot_at: pd.Timestamp | None = None
+
+    def put(self, name: str, frame: pd.DataFrame) -> None:
+        """Store a DataFrame as a native table (replacing any table of that name)."""
+        self.con.register("_incoming", frame)
+        self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
+        self.con.unregister("_incoming")
+
+    def df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+        """Run a query and return a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty frame with the contract columns and types of a table."""
+    table = TABLES[name]
+    return pd.DataFrame({c.name: pd.Series(dtype=pandas_dtype(c)) for c in table.columns})
+
+
+def open_warehouse(data: ValidatedData, threads: int | None = None) -> Warehouse:
+    """Load validated tables into a fresh in-memory DuckDB (contract columns only)."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads TO {int(threads)}")
+    warehouse = Warehouse(con, present=set(data.tables), snapshot_at=data.snapshot_at)
+    for name, table in TABLES.items():
+        frame = data.tables.get(name)
+        warehouse.put(name, frame[table.column_names] if frame is not None else empty_table(name))
+    return warehouse
