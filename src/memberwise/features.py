@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+import pyarrow as pa
 
 from memberwise.data.contract import AUDIENCES, CHANNELS
 from memberwise.warehouse import Warehouse
@@ -51,8 +52,8 @@ FEATURE_COLUMNS: dict[str, str] = {
     "points_balance": "Points of the latest-enrolled card (snapshot value); null if not a member.",
     "has_purchased": "Has at least one paid order before the cutoff.",
     "first_purchase_at": "Time of the first paid order; null if never bought.",
-    "days_since_first_purchase": "Days from the first paid order's date to the cutoff; null if never bought.",
-    "days_since_last_purchase": "Recency: days from the last paid order's date to the cutoff; null if never bought.",
+    "days_since_first_purchase": "Days from the first paid order's date to the cutoff; null if none.",
+    "days_since_last_purchase": "Recency: days from the last paid order's date to the cutoff; null if none.",
     **{
         column: text
         for w in WINDOWS
@@ -70,7 +71,7 @@ FEATURE_COLUMNS: dict[str, str] = {
         for ch in CHANNELS
     },
     "coupon_order_share_365d": "Share of 365-day paid orders that used a coupon; null without orders.",
-    "promo_order_share_365d": "Share of 365-day paid orders with a coupon or a discount; null without orders.",
+    "promo_order_share_365d": "Share of 365-day paid orders with a coupon or discount; null without orders.",
     "discount_rate_365d": "365-day discount / (amount + discount); null when that total is zero.",
     "gift_order_share_365d": "Share of 365-day paid orders marked as gifts; null without orders.",
     "refunded_orders_365d": "Refunded orders in 365 days (refunds count nowhere else).",
@@ -80,9 +81,9 @@ FEATURE_COLUMNS: dict[str, str] = {
     },
     "checkins_30d": "Check-ins in the 30 days before the cutoff; null if no interaction data.",
     "lifecycle_stage": "prospect, or by recency: active 0-63, silent 64-126, sleeping 127-365, lost >365.",
-    "customer_type": "prospect, new (first purchase in new_window_days), loyal (4+ orders in 365d), returning.",
+    "customer_type": "prospect, new (first purchase in new_window_days), loyal (4+ orders_365d), returning.",
     "activity_level": "active, moderate or inactive from 30/180-day interactions, check-ins and orders.",
-    "promotion_sensitivity": "fanatic/sensitive/neutral/indifferent from promo_order_share_365d; null without.",
+    "promotion_sensitivity": "fanatic/sensitive/neutral/indifferent by promo_order_share_365d; null without.",
     "r_score": "Recency score 1-5 among buyers (more recent = higher); null if never bought.",
     "f_score": "Frequency score 1-5 among buyers on orders_365d; null if never bought.",
     "m_score": "Monetary score 1-5 among buyers on revenue_365d; null if never bought.",
@@ -92,7 +93,7 @@ FEATURE_COLUMNS: dict[str, str] = {
 
 
 def as_of_date(as_of: date | datetime | str) -> date:
-    """The cutoff date; a time of day other than midnight is refused rather than silently dropped."""
+    """Return the cutoff date; a time of day other than midnight is refused, not silently dropped."""
     stamp = pd.Timestamp(as_of)
     if stamp != stamp.normalize():
         raise ValueError(f"as_of must be a date (the cutoff is as_of 00:00), got {as_of!r}")
@@ -159,11 +160,13 @@ def _order_agg_cte(as_of: date) -> str:
         for w in WINDOWS
     )
     channels = ",\n".join(
-        f"coalesce(sum(CASE WHEN paid_days_ago <= 365 AND channel = '{ch}' THEN amount END), 0) AS revenue_{ch}_365d"
+        f"coalesce(sum(CASE WHEN paid_days_ago <= 365 AND channel = '{ch}' THEN amount END), 0) "
+        f"AS revenue_{ch}_365d"
         for ch in CHANNELS
     )
     return f"""member_orders AS (
-        SELECT m.member_id, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category, o.is_gift,
+        SELECT m.member_id, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category,
+               o.is_gift,
                CASE WHEN o.status = 'paid'
                     THEN date_diff('day', CAST(o.ordered_at AS DATE), {day}) END AS paid_days_ago,
                CASE WHEN o.status = 'refunded'
@@ -214,7 +217,7 @@ def _share(numerator: str, denominator: str) -> str:
 def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
     """One row per member of the population: the measured features, zero-filled where zero is true."""
     zero_filled = [f"orders_{w}d" for w in WINDOWS] + [f"revenue_{w}d" for w in WINDOWS]
-    zero_filled += ["orders_total", "revenue_total", f"category_count_365d", f"refunded_orders_365d"]
+    zero_filled += ["orders_total", "revenue_total", "category_count_365d", "refunded_orders_365d"]
     interaction_columns = [f"interactions_{w}d" for w in WINDOWS] + ["checkins_30d"]
     interactions = ",\n".join(
         f"coalesce(i.{c}, 0) AS {c}" if has_interactions else f"CAST(NULL AS BIGINT) AS {c}"
@@ -227,7 +230,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         "CAST(NULL AS DOUBLE) AS points_balance"
     )
     shares = ",\n".join(
-        f"{_share(f'o.revenue_{ch}_365d', f'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
+        f"{_share(f'o.revenue_{ch}_365d', 'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
     )
     return f"""base AS (
         SELECT p.member_id, DATE '{as_of.isoformat()}' AS as_of,
@@ -240,10 +243,10 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                {", ".join(f"coalesce(o.{c}, 0) AS {c}" for c in zero_filled)},
                o.revenue_total / NULLIF(o.orders_total, 0) AS avg_order_value,
                {shares},
-               {_share(f"o.coupon_orders_365d", f"o.orders_365d")} AS coupon_order_share_365d,
-               {_share(f"o.promo_orders_365d", f"o.orders_365d")} AS promo_order_share_365d,
+               {_share("o.coupon_orders_365d", "o.orders_365d")} AS coupon_order_share_365d,
+               {_share("o.promo_orders_365d", "o.orders_365d")} AS promo_order_share_365d,
                o.discount_365d / NULLIF(o.revenue_365d + o.discount_365d, 0) AS discount_rate_365d,
-               {_share(f"o.gift_orders_365d", f"o.orders_365d")} AS gift_order_share_365d,
+               {_share("o.gift_orders_365d", "o.orders_365d")} AS gift_order_share_365d,
                {interactions}
         FROM population p
         LEFT JOIN static s ON s.member_id = p.member_id
@@ -287,7 +290,7 @@ def _rfm_ctes() -> str:
 
 
 def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, str]:
-    """The rule-based tags as SQL expressions over `base` (b), `rfm` (r) and `value_cut` (v)."""
+    """Build the rule-based tags as SQL expressions over `base` (b), `rfm` (r) and `value_cut` (v)."""
     if has_interactions:
         active = (
             f"WHEN b.interactions_30d >= {ACTIVE_MIN_INTERACTIONS_30D} "
@@ -296,7 +299,9 @@ def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, 
         inactive = "b.interactions_180d = 0 AND b.orders_180d = 0"
     else:
         active, inactive = "", "b.orders_180d = 0"
-    promotion = " ".join(f"WHEN b.promo_order_share_365d >= {cut} THEN '{name}'" for cut, name in PROMOTION_LEVELS)
+    promotion = " ".join(
+        f"WHEN b.promo_order_share_365d >= {cut} THEN '{name}'" for cut, name in PROMOTION_LEVELS
+    )
     return {
         "lifecycle_stage": f"""CASE WHEN NOT b.has_purchased THEN 'prospect'
             WHEN b.days_since_last_purchase <= {ACTIVE_MAX_DAYS} THEN 'active'
@@ -321,7 +326,7 @@ def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, 
 
 
 def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_interactions: bool) -> str:
-    """The whole feature query (one statement) for a cutoff; the columns are `FEATURE_COLUMNS`."""
+    """Build the whole feature query (one statement) for a cutoff; columns as `FEATURE_COLUMNS`."""
     day = as_of_date(as_of)
     cutoff = _timestamp(day)
     tags = _tag_expressions(new_window_days, has_interactions)
@@ -342,24 +347,23 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
         ORDER BY b.member_id"""
 
 
-_DTYPES = {
-    "BIGINT": "Int64",
-    "INTEGER": "Int64",
-    "HUGEINT": "Int64",
-    "DOUBLE": "float64",
-    "BOOLEAN": "boolean",
-    "VARCHAR": "string",
-    "DATE": "datetime64[ns]",
-    "TIMESTAMP": "datetime64[ns]",
-    "TIMESTAMP_NS": "datetime64[ns]",
+_ARROW_TO_PANDAS = {
+    pa.int32(): pd.Int64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
 }
 
 
 def _fetch(wh: Warehouse, sql: str) -> pd.DataFrame:
-    """Run a query; dtypes follow the SQL types, not the data, so frames from any cutoff line up."""
-    relation = wh.con.sql(sql)
-    dtypes = {name: _DTYPES[str(kind)] for name, kind in zip(relation.columns, relation.types, strict=True)}
-    return relation.df().astype(dtypes)
+    """Run a query through Arrow (fast); dtypes follow the SQL types, not the data, so frames line up.
+
+    Integers, booleans and strings get the contract's nullable dtypes; dates and times datetime64[ns].
+    """
+    table = wh.con.sql(sql).to_arrow_table()
+    return table.to_pandas(
+        types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
+    )
 
 
 def build_features(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
@@ -389,7 +393,7 @@ def repurchase_labels(wh: Warehouse, as_of: date | str, horizon_days: int = 90) 
 
 
 def _audience_case(at: str, enrolled_at: str, first_purchase_at: str, new_window_days: int) -> str:
-    """The audience at time `at`: member if enrolled by then, else customer; "new" within the window."""
+    """Audience at time `at`: member if enrolled by then, else customer; "new" within the window."""
     since = f"{at} - INTERVAL '{int(new_window_days)}' DAY"
     return f"""CASE WHEN {enrolled_at} <= {at}
             THEN CASE WHEN {enrolled_at} > {since} THEN 'new_member' ELSE 'returning_member' END
@@ -435,7 +439,9 @@ def _weekly_audience_sql(start: date | None, end: date | None, new_window_days: 
             FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
             WHERE o.status = 'paid'
         ),
-        first_purchase AS (SELECT member_id, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_id),
+        first_purchase AS (
+            SELECT member_id, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_id
+        ),
         enrolment AS (
             SELECT m.member_id, min(l.enrolled_at) AS enrolled_at
             FROM member_map m
@@ -456,7 +462,7 @@ def _weekly_audience_sql(start: date | None, end: date | None, new_window_days: 
 
 
 def _week_of(day: pd.Timestamp) -> pd.Timestamp:
-    """The Monday starting the ISO week of a time."""
+    """Return the Monday starting the ISO week of a time."""
     return (day - pd.Timedelta(days=day.weekday())).normalize()
 
 
@@ -480,5 +486,11 @@ def audience_sales(
     grid = pd.MultiIndex.from_product([weeks.astype("datetime64[ns]"), AUDIENCES], names=["week", "audience"])
     full = sales.set_index(["week", "audience"]).reindex(grid, fill_value=0).reset_index()
     return full.astype(
-        {"week": "datetime64[ns]", "audience": "string", "revenue": "float64", "orders": "int64", "buyers": "int64"}
+        {
+            "week": "datetime64[ns]",
+            "audience": "string",
+            "revenue": "float64",
+            "orders": "int64",
+            "buyers": "int64",
+        }
     )

@@ -1,0 +1,33 @@
+"""Runtime settings from MEMBERWISE_* environment variables (or a `.env` file), with sensible defaults."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where things live and the defaults every stage shares."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMBERWISE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".memberwise"), description="Working directory for demo data and outputs")
+    snapshot_date: date | None = Field(
+        None, description="Data snapshot date: events after it are rejected (default: today)"
+    )
+    max_accounts_per_identifier: int = Field(
+        20, ge=2, description="Identifiers shared by more accounts than this are hubs and never link"
+    )
+    new_window_days: int = Field(90, ge=1, description="'New' customer/member = joined within this many days")
+    duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.home / "demo"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.home / "output"
