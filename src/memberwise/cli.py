@@ -30,9 +30,13 @@ err_console = Console(stderr=True)
 DataOption = Annotated[Path, typer.Option("--data", help="Directory of CSV/Parquet tables, or a DuckDB file")]
 SnapshotOption = Annotated[
     datetime | None,
-    typer.Option("--snapshot-date", formats=["%Y-%m-%d"], help="Events after this day are rejected [default: today]"),
+    typer.Option(
+        "--snapshot-date", formats=["%Y-%m-%d"], help="Events after this day are rejected [default: today]"
+    ),
 ]
-AsOfOption = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff date (exclusive)")]
+AsOfOption = Annotated[
+    datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff date (exclusive)")
+]
 
 
 def _settings(snapshot: datetime | None = None, **overrides: object) -> Settings:
@@ -55,7 +59,9 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
 def _show(frame: pd.DataFrame, title: str) -> None:
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
+        table.add_column(
+            str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     console.print(table)
@@ -64,9 +70,13 @@ def _show(frame: pd.DataFrame, title: str) -> None:
 @app.command("demo-data")
 def demo_data(
     out: Annotated[Path, typer.Option(help="Directory to write the six tables (and truth/) into")],
-    members: Annotated[int, typer.Option(min=100, help="People to simulate (members after unification)")] = 20_000,
+    members: Annotated[
+        int, typer.Option(min=100, help="People to simulate (members after unification)")
+    ] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same brand")] = 7,
-    dirty: Annotated[bool, typer.Option(help="Add a known number of invalid rows of each kind (CSV only)")] = False,
+    dirty: Annotated[
+        bool, typer.Option(help="Add a known number of invalid rows of each kind (CSV only)")
+    ] = False,
     file_format: Annotated[
         Literal["parquet", "csv"], typer.Option("--format", help="File format of the tables")
     ] = "parquet",
@@ -76,12 +86,16 @@ def demo_data(
 
     fmt: Literal["parquet", "csv"] = "csv" if dirty else file_format
     started = time.perf_counter()
-    manifest = generate(DemoConfig(members=members, seed=seed, dirty=dirty, file_format=fmt), out, progress=True)
+    manifest = generate(
+        DemoConfig(members=members, seed=seed, dirty=dirty, file_format=fmt), out, progress=True
+    )
     rows = manifest["rows"]
     assert isinstance(rows, dict)
     _show(pd.DataFrame({"table": list(rows), "rows": list(rows.values())}), f"demo brand in {out}")
-    console.print(f"snapshot date {manifest['snapshot_date']}; truth in {out / 'truth'}; "
-                  f"{time.perf_counter() - started:.1f}s")
+    console.print(
+        f"snapshot date {manifest['snapshot_date']}; truth in {out / 'truth'}; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
 
 
 @app.command()
@@ -114,7 +128,9 @@ def unify(
     """Link channel accounts into unified members (member_map, members)."""
     from memberwise.pipelines.prepare import prepare
 
-    prepared = prepare(data, _settings(snapshot_date, max_accounts_per_identifier=max_accounts_per_identifier))
+    prepared = prepare(
+        data, _settings(snapshot_date, max_accounts_per_identifier=max_accounts_per_identifier)
+    )
     identity = prepared.identity
     out.mkdir(parents=True, exist_ok=True)
     _write_frame(identity.member_map, out / "member_map.parquet")
@@ -154,7 +170,10 @@ def features(
         f"{len(table):,} members x {table.shape[1]} columns as of {as_of.date()} "
         f"in {time.perf_counter() - started:.1f}s -> {out}"
     )
-    _show(table["lifecycle_stage"].value_counts().rename_axis("lifecycle_stage").reset_index(), "lifecycle stages")
+    _show(
+        table["lifecycle_stage"].value_counts().rename_axis("lifecycle_stage").reset_index(),
+        "lifecycle stages",
+    )
 
 
 @app.command("audience-sales")
@@ -179,7 +198,8 @@ def demo(
     members: Annotated[int, typer.Option(min=100, help="Size of the generated demo brand")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the demo brand")] = 7,
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff [default: snapshot]")
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff [default: snapshot]"),
     ] = None,
 ) -> None:
     """The main job on the embedded default: demo brand -> validate -> unify -> features -> summary."""
@@ -198,9 +218,10 @@ def demo(
     prepared = prepare(data_dir, settings)
     prepared.data.write_report(settings.output_dir)
     _show(prepared.data.counts, f"data contract check of {data_dir}")
+    identity = prepared.identity
     console.print(
-        f"{len(prepared.identity.member_map):,} accounts -> {len(prepared.identity.members):,} unified members "
-        f"({len(prepared.identity.hubs)} hub identifiers ignored)"
+        f"{len(identity.member_map):,} accounts -> {len(identity.members):,} unified members "
+        f"({len(identity.hubs)} hub identifiers ignored)"
     )
     cutoff = as_of.date() if as_of else date.fromisoformat(cfg.end) + pd.Timedelta(days=1)
     console.rule(f"3/4 member features as of {cutoff}")
@@ -213,7 +234,9 @@ def demo(
         members=("member_id", "size"), revenue_365d=("revenue_365d", "sum")
     )
     _show(summary.round(0).astype("int64").reset_index(), "members by lifecycle stage")
-    console.print(f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv")
+    console.print(
+        f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv"
+    )
 
 
 def main() -> None:

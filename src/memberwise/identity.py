@@ -74,7 +74,9 @@ def member_ids_for(keys: pd.Series) -> pd.Series:
     return keys.map(lambda key: "m_" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
 
 
-def link_accounts(accounts: pd.DataFrame, max_accounts_per_identifier: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def link_accounts(
+    accounts: pd.DataFrame, max_accounts_per_identifier: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign a member id to every account; return (member_map, hubs)."""
     edges = _identifier_edges(accounts).drop_duplicates(["account", "identifier_type", "identifier"])
     sharing = edges.groupby(["identifier_type", "identifier"], sort=False)["account"].transform("size")
@@ -162,7 +164,9 @@ def merged_profiles(wh: Warehouse) -> pd.DataFrame:
     )
 
 
-def unify(wh: Warehouse, max_accounts_per_identifier: int = DEFAULT_MAX_ACCOUNTS_PER_IDENTIFIER) -> IdentityResult:
+def unify(
+    wh: Warehouse, max_accounts_per_identifier: int = DEFAULT_MAX_ACCOUNTS_PER_IDENTIFIER
+) -> IdentityResult:
     """Link accounts into members and store `member_map` and `members` in the warehouse."""
     member_map, hubs = link_accounts(_all_accounts(wh), max_accounts_per_identifier)
     wh.put("member_map", member_map)

@@ -17,7 +17,9 @@ CLI = [sys.executable, "-c", "from memberwise.cli import main; main()"]
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
 
 
 def test_help_lists_every_stage() -> None:
@@ -58,14 +60,23 @@ def test_stages_on_a_dirty_brand(tmp_path: Path) -> None:
     [
         (lambda d: (d / "orders.csv").unlink(), "required table 'orders' is missing"),
         (lambda d: (d / "accounts.csv").write_text(""), "accounts.csv: file is empty"),
-        (lambda d: (d / "orders.csv").write_bytes("order_id,金额\n1,2\n".encode("gb18030")), "not valid UTF-8"),
         (
-            lambda d: pd.read_csv(d / "orders.csv").drop(columns=["ordered_at"]).to_csv(d / "orders.csv", index=False),
+            lambda d: (d / "orders.csv").write_bytes("order_id,金额\n1,2\n".encode("gb18030")),
+            "not valid UTF-8",
+        ),
+        (
+            lambda d: (
+                pd.read_csv(d / "orders.csv")
+                .drop(columns=["ordered_at"])
+                .to_csv(d / "orders.csv", index=False)
+            ),
             "orders.csv: required column(s) missing: ordered_at",
         ),
     ],
 )
-def test_whole_file_problems_give_one_clear_line(tmp_path: Path, dirty_brand: Path, spoil, message: str) -> None:
+def test_whole_file_problems_give_one_clear_line(
+    tmp_path: Path, dirty_brand: Path, spoil, message: str
+) -> None:
     brand = tmp_path / "brand"
     shutil.copytree(dirty_brand, brand)
     spoil(brand)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -36,7 +35,9 @@ def person_orders(demo_brand: Path) -> pd.DataFrame:
     orders = pd.read_parquet(demo_brand / "orders.parquet")
     owners = pd.read_parquet(demo_brand / "truth" / "account_person.parquet")
     people = pd.read_parquet(demo_brand / "truth" / "people.parquet")
-    return orders.merge(owners, on=["channel", "account_id"]).merge(people[["person_id", "persona"]], on="person_id")
+    return orders.merge(owners, on=["channel", "account_id"]).merge(
+        people[["person_id", "persona"]], on="person_id"
+    )
 
 
 def test_personas_behave_differently(person_orders: pd.DataFrame) -> None:
@@ -47,7 +48,9 @@ def test_personas_behave_differently(person_orders: pd.DataFrame) -> None:
     pos_share = by["channel"].apply(lambda c: (c == "pos").mean())
     app_share = by["channel"].apply(lambda c: (c == "app").mean())
     assert set(aov.index) == set(PERSONAS)
-    assert aov.idxmax() == "gift_store" and gift.idxmax() == "gift_store" and pos_share.idxmax() == "gift_store"
+    assert (
+        aov.idxmax() == "gift_store" and gift.idxmax() == "gift_store" and pos_share.idxmax() == "gift_store"
+    )
     assert coupon.idxmax() == "deal_hunter" and app_share.idxmax() == "self_app"
     assert aov.idxmin() == "lapsing_low"
 

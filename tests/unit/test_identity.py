@@ -57,7 +57,9 @@ def _member_of(result, channel: str, account: str) -> str:
 
 def test_links_are_transitive_and_guests_stay_alone() -> None:
     result = _unify()
-    person = {_member_of(result, c, a) for c, a in [("app", "a1"), ("wechat", "w1"), ("pos", "p1"), ("tmall", "t1")]}
+    person = {
+        _member_of(result, c, a) for c, a in [("app", "a1"), ("wechat", "w1"), ("pos", "p1"), ("tmall", "t1")]
+    }
     assert len(person) == 1
     assert _member_of(result, "jd", "j9") not in person
     assert len(result.members) == 3  # the linked person, the jd guest, the orphan douyin buyer

@@ -39,7 +39,10 @@ def _reasons(raw: RawTable) -> list[str]:
 def test_valid_rows_are_parsed_to_contract_types() -> None:
     valid, rejects = validate_table(_orders(), TABLES["orders"], DEMO_SNAPSHOT)
     assert rejects.empty
-    assert valid["ordered_at"].tolist() == [pd.Timestamp("2026-01-02 10:00"), pd.Timestamp("2026-01-03 11:00")]
+    assert valid["ordered_at"].tolist() == [
+        pd.Timestamp("2026-01-02 10:00"),
+        pd.Timestamp("2026-01-03 11:00"),
+    ]
     assert valid["amount"].tolist() == [100.5, 20.0]
     assert valid["coupon_used"].tolist() == [True, False]
     assert valid["store_id"].isna().all()  # optional column absent from the file: null

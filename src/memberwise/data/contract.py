@@ -200,11 +200,11 @@ def schema(table: Table) -> pa.DataFrameSchema:
         checks = []
         if col.allowed is not None:
             allowed = list(col.allowed)
-            checks.append(pa.Check(lambda s, allowed=allowed: s.isin(allowed), name=Reason.UNKNOWN_VALUE.value))
+            checks.append(
+                pa.Check(lambda s, allowed=allowed: s.isin(allowed), name=Reason.UNKNOWN_VALUE.value)
+            )
         if col.non_negative:
             checks.append(pa.Check(lambda s: s >= 0, name=Reason.NEGATIVE_VALUE.value))
-        columns[col.name] = pa.Column(
-            pandas_dtype(col), checks=checks, nullable=col.nullable, required=True
-        )
+        columns[col.name] = pa.Column(pandas_dtype(col), checks=checks, nullable=col.nullable, required=True)
     frame_checks = [_duplicate_key_check(table)] if table.key else []
     return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)

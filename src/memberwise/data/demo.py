@@ -39,7 +39,7 @@ EVENTS = ("visit", "click", "checkin", "share", "live_view", "add_to_cart", "fav
 
 # Per persona, in PERSONAS order. Rates are orders per year while alive; lapse is per year.
 SHARE = np.array([0.30, 0.25, 0.25, 0.20])
-RATE_MEAN = np.array([9.0, 5.0, 8.0, 2.5])
+RATE_MEAN = np.array([11.0, 6.0, 10.0, 3.0])
 LAPSE_PER_YEAR = np.array([0.35, 0.30, 0.55, 2.0])
 AOV = np.array([260.0, 620.0, 140.0, 70.0])
 COUPON_P = np.array([0.15, 0.08, 0.85, 0.30])
@@ -90,12 +90,17 @@ UPLIFT_COMMUNICATION = {"sms": 0.012, "wecom": 0.035, "app_push": 0.008, "ai_cal
 UPLIFT_PROMOTION = {"none": 1.0, "small_coupon": 1.7, "deep_discount": 2.6}
 UPLIFT_DELIVERY = {"paid_media": 1.25, "private_domain": 1.0}
 UPLIFT_AUDIENCE = {"new_customer": 0.8, "returning_customer": 0.9, "new_member": 1.1, "returning_member": 1.3}
-UPLIFT_FIT = {  # audience -> activity -> multiplier
-    "new_customer": {"repurchase_coupon": 1.2, "new_product_trial": 1.4, "member_day": 0.6, "points_redemption": 0.3},
-    "returning_customer": {"repurchase_coupon": 1.5, "new_product_trial": 1.0, "member_day": 0.6, "points_redemption": 0.3},
-    "new_member": {"repurchase_coupon": 1.1, "new_product_trial": 1.3, "member_day": 1.4, "points_redemption": 0.8},
-    "returning_member": {"repurchase_coupon": 1.3, "new_product_trial": 0.9, "member_day": 1.5, "points_redemption": 1.4},
-}  # fmt: skip
+# Fit of an activity to an audience, activities in ACTIVITIES order:
+# repurchase_coupon, new_product_trial, member_day, points_redemption.
+UPLIFT_FIT = {
+    audience: dict(zip(ACTIVITIES, fit, strict=True))
+    for audience, fit in {
+        "new_customer": (1.2, 1.4, 0.6, 0.3),
+        "returning_customer": (1.5, 1.0, 0.6, 0.3),
+        "new_member": (1.1, 1.3, 1.4, 0.8),
+        "returning_member": (1.3, 0.9, 1.5, 1.4),
+    }.items()
+}
 EXTRA_ORDER_VALUE = {"none": 220.0, "small_coupon": 200.0, "deep_discount": 160.0}  # mean paid amount
 COST_COMMUNICATION = {"sms": 0.05, "wecom": 0.40, "app_push": 0.01, "ai_call": 0.90}
 COST_DELIVERY = {"paid_media": 1.50, "private_domain": 0.0}
@@ -166,9 +171,9 @@ class Season:
 
     @classmethod
     def build(cls, start: np.datetime64, end: np.datetime64) -> Season:
-        first = np.datetime64(start, "D")
-        first -= (first.astype("datetime64[D]").view("int64") - 4) % 7  # back to Monday (1970-01-05 was one)
-        weeks = np.arange(first, np.datetime64(end, "D") + 7, 7)
+        first = start.astype("datetime64[D]")
+        first -= (first.view("int64") - 4) % 7  # back to Monday (1970-01-05 was one)
+        weeks = np.arange(first, end.astype("datetime64[D]") + 7, 7)
         day_of_year = (weeks - weeks.astype("datetime64[Y]")).astype(int)
         base = 1.0 + 0.12 * np.sin(2 * np.pi * (day_of_year - 80) / 365.25)
         mult = np.repeat(base[:, None], len(PERSONAS), axis=1)
@@ -185,7 +190,7 @@ class Season:
 
 
 def _week_index(weeks: np.ndarray, date: np.datetime64) -> int:
-    return int(np.searchsorted(weeks, np.datetime64(date, "D"), side="right") - 1)
+    return int(np.searchsorted(weeks, date.astype("datetime64[D]"), side="right")) - 1
 
 
 def _peak_dates(weeks: np.ndarray) -> Iterator[tuple[str, list[np.datetime64], bool]]:
@@ -232,7 +237,9 @@ def sample_people(cfg: DemoConfig, rng: np.random.Generator) -> People:
         primary=primary,
         gender=np.where(rng.random(n) < 0.72, "F", "M"),
         birth_year=rng.integers(1965, 2006, n),
-        city=rng.choice(len(CITIES), size=n, p=np.linspace(2, 0.5, len(CITIES)) / np.linspace(2, 0.5, len(CITIES)).sum()),
+        city=rng.choice(
+            len(CITIES), size=n, p=np.linspace(2, 0.5, len(CITIES)) / np.linspace(2, 0.5, len(CITIES)).sum()
+        ),
         store=rng.integers(0, max(20, n // 500), n),
     )
 
@@ -253,7 +260,9 @@ def _exposure(people: People, season: Season) -> np.ndarray:
     return np.clip(overlap / (7 * SECONDS_PER_DAY), 0.0, 1.0)
 
 
-def _events_from_rates(expected: np.ndarray, season: Season, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _events_from_rates(
+    expected: np.ndarray, season: Season, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Poisson counts per (person, week) -> (person row, timestamp) per event, inside each week."""
     counts = rng.poisson(expected)
     person, week = np.nonzero(counts)
@@ -278,7 +287,8 @@ def true_purchase_probability(
     t0 = _seconds(np.array([start.to_datetime64()]))[0]
     t1 = np.minimum(t0 + horizon_days * SECONDS_PER_DAY, _seconds(known["lapses_at"].to_numpy()))
     overlap = np.clip(
-        np.minimum(t1[:, None], week_start[None, :] + 7 * SECONDS_PER_DAY) - np.maximum(t0, week_start[None, :]),
+        np.minimum(t1[:, None], week_start[None, :] + 7 * SECONDS_PER_DAY)
+        - np.maximum(t0, week_start[None, :]),
         0,
         None,
     )
@@ -287,7 +297,12 @@ def true_purchase_probability(
     expected = (known["rate_per_year"].to_numpy()[:, None] / 365.25) * (overlap / SECONDS_PER_DAY) * mult
     p_buy = 1.0 - np.exp(-expected.sum(axis=1) * (1 - REFUND_P))
     return pd.DataFrame(
-        {"person_id": known["person_id"].to_numpy(), "as_of": start, "horizon_days": horizon_days, "p_buy": p_buy}
+        {
+            "person_id": known["person_id"].to_numpy(),
+            "as_of": start,
+            "horizon_days": horizon_days,
+            "p_buy": p_buy,
+        }
     )
 
 
@@ -296,7 +311,13 @@ def _seconds(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[s]").view("int64")
 
 
-ARROW_TYPES = {"str": pa.string(), "timestamp": pa.timestamp("s"), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
+ARROW_TYPES = {
+    "str": pa.string(),
+    "timestamp": pa.timestamp("s"),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
 
 
 def arrow_schema(table: str) -> pa.Schema:
@@ -322,7 +343,9 @@ class TableWriter:
             self._writer = (
                 pq.ParquetWriter(self.path, self.schema)
                 if self.file_format == "parquet"
-                else pacsv.CSVWriter(self.path, self.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
+                else pacsv.CSVWriter(
+                    self.path, self.schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+                )
             )
         self._writer.write_table(batch)
         self.rows += len(frame)
@@ -353,7 +376,11 @@ class Campaign:
 
     @property
     def cost_per_contact(self) -> float:
-        return COST_COMMUNICATION[self.communication] + COST_DELIVERY[self.delivery] + COST_PROMOTION[self.promotion]
+        return (
+            COST_COMMUNICATION[self.communication]
+            + COST_DELIVERY[self.delivery]
+            + COST_PROMOTION[self.promotion]
+        )
 
 
 def true_uplift(audience: str, delivery: str, promotion: str, communication: str, activity: str) -> float:
@@ -374,9 +401,9 @@ def uplift_table() -> pd.DataFrame:
         names=["audience", "delivery", "promotion", "communication", "activity"],
     ).to_frame(index=False)
     cells["incremental_orders_per_contact"] = [true_uplift(*row) for row in cells.itertuples(index=False)]
-    cells["incremental_revenue_per_contact"] = cells["incremental_orders_per_contact"] * cells["promotion"].map(
-        EXTRA_ORDER_VALUE
-    )
+    cells["incremental_revenue_per_contact"] = cells["incremental_orders_per_contact"] * cells[
+        "promotion"
+    ].map(EXTRA_ORDER_VALUE)
     return cells
 
 
@@ -446,7 +473,9 @@ def generate_chunk(
     orders = _make_orders(cfg, people, season, exposure, mult, account_of, rng)
     touches, extra = _make_touches(people, campaigns, orders, account_of, cfg, rng)
     orders = pd.concat([orders, extra], ignore_index=True).sort_values("ordered_at", ignore_index=True)
-    orders.insert(0, "order_id", np.char.add("O", np.char.mod("%010d", order_offset + np.arange(len(orders)))))
+    orders.insert(
+        0, "order_id", np.char.add("O", np.char.mod("%010d", order_offset + np.arange(len(orders))))
+    )
     interactions = _make_interactions(cfg, people, season, exposure, mult, account_of, rng)
     paid = orders["status"].eq("paid").to_numpy()
     row = orders["_person"].to_numpy()
@@ -455,15 +484,28 @@ def generate_chunk(
     return Chunk(
         accounts=accounts.drop(columns=["_person"]),
         account_person=pd.DataFrame(
-            {"channel": accounts["channel"], "account_id": accounts["account_id"], "person_id": _person_labels(accounts["_person"].to_numpy() + first_person)}
+            {
+                "channel": accounts["channel"],
+                "account_id": accounts["account_id"],
+                "person_id": _person_labels(accounts["_person"].to_numpy() + first_person),
+            }
         ),
         orders=orders.drop(columns=["_person"]),
         interactions=interactions,
         touches=touches,
         spend_last_year=np.bincount(row[last_year], orders["amount"].to_numpy()[last_year], len(people)),
         spend_total=np.bincount(row[paid], orders["amount"].to_numpy()[paid], len(people)),
-        revenue_by_year={int(y): float(orders["amount"].to_numpy()[paid & (years == y)].sum()) for y in np.unique(years)},
+        revenue_by_year={
+            int(y): float(orders["amount"].to_numpy()[paid & (years == y)].sum()) for y in np.unique(years)
+        },
     )
+
+
+def _where_kept(kept: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values where kept, None (a null cell) elsewhere."""
+    out = values.astype(object)
+    out[~kept] = None
+    return out
 
 
 def _person_labels(ids: np.ndarray) -> np.ndarray:
@@ -492,14 +534,18 @@ def _make_accounts(
     hub_share = min(0.5, len(hub_phones) * HUB_ACCOUNTS / (HUB_ELIGIBLE_SHARE * cfg.members))
     hub = is_pos & has_phone & enrolled & (rng.random(n) < hub_share)
     phone = np.where(hub, hub_phones[rng.integers(0, max(len(hub_phones), 1), n)], phone)
-    unionid = np.char.add("oU", np.char.mod("%012x", _scramble(person_ids[person] + 7, 0xBF58476D1CE4E5B9, 48)))
+    unionid = np.char.add(
+        "oU", np.char.mod("%012x", _scramble(person_ids[person] + 7, 0xBF58476D1CE4E5B9, 48))
+    )
     union_kept = has_phone & wechat_app & (rng.random(n) < 0.9)
     card = np.char.mod("C%09d", 100_000_000 + person_ids[person])
     # Brand apps and POS always bind the card; marketplaces only when the member linked it there.
     card_kept = enrolled & (is_primary | is_pos | wechat_app | (rng.random(n) < 0.5))
     acquired = people.acquired_at[person]
     alive_until = np.minimum(people.lapses_at[person], cfg.end_ts)
-    later = acquired + ((alive_until - acquired).astype("int64") * rng.random(n) * 0.6).astype("timedelta64[s]")
+    later = acquired + ((alive_until - acquired).astype("int64") * rng.random(n) * 0.6).astype(
+        "timedelta64[s]"
+    )
     registered = np.where(is_primary, acquired, np.maximum(later, acquired)).astype("datetime64[s]")
     registered = np.where(marketplace & (rng.random(n) < 0.3), np.datetime64("NaT"), registered)
     city = people.city[person]
@@ -509,19 +555,21 @@ def _make_accounts(
     provinces = np.array([p for _, p in CITIES])
 
     def maybe(values: np.ndarray, p_null: float) -> np.ndarray:
-        return np.where(rng.random(n) < p_null, None, values.astype(object))
+        return _where_kept(rng.random(n) >= p_null, values)
 
     accounts = pd.DataFrame(
         {
             "_person": person,
             "channel": np.array(CHANNELS)[channel],
             "account_id": ids,
-            "phone_hash": np.where(phone_kept | hub, phone.astype(object), None),
-            "unionid": np.where(union_kept, unionid.astype(object), None),
-            "member_card": np.where(card_kept, card.astype(object), None),
+            "phone_hash": _where_kept(phone_kept | hub, phone),
+            "unionid": _where_kept(union_kept, unionid),
+            "member_card": _where_kept(card_kept, card),
             "registered_at": registered,
             "gender": maybe(people.gender[person], 0.25),
-            "birth_year": pd.array(np.where(rng.random(n) < 0.35, np.nan, people.birth_year[person]), dtype="Int64"),
+            "birth_year": pd.array(
+                np.where(rng.random(n) < 0.35, np.nan, people.birth_year[person]), dtype="Int64"
+            ),
             "province": maybe(provinces[city], 0.2),
             "city": maybe(city_names[city], 0.2),
         }
@@ -546,9 +594,13 @@ def _make_orders(
     rows, at = _events_from_rates(expected, season, rng)
     keep = (at >= people.acquired_at[rows]) & (at < people.lapses_at[rows]) & (at <= cfg.end_ts)
     rows, at = rows[keep], at[keep]
-    first = np.flatnonzero(people.buys_at_acquisition & (people.acquired_at <= cfg.end_ts - np.timedelta64(3600, "s")))
+    first = np.flatnonzero(
+        people.buys_at_acquisition & (people.acquired_at <= cfg.end_ts - np.timedelta64(3600, "s"))
+    )
     rows = np.concatenate([first, rows])
-    at = np.concatenate([people.acquired_at[first] + rng.integers(0, 3600, len(first)).astype("timedelta64[s]"), at])
+    at = np.concatenate(
+        [people.acquired_at[first] + rng.integers(0, 3600, len(first)).astype("timedelta64[s]"), at]
+    )
     n = len(rows)
     persona = people.persona[rows]
     week = np.clip(np.searchsorted(season.week_start.astype("datetime64[s]"), at, side="right") - 1, 0, None)
@@ -558,7 +610,11 @@ def _make_orders(
     sigma = 0.45
     gross = rng.lognormal(np.log(AOV[persona]) - sigma**2 / 2, sigma) * np.where(gift, 1.3, 1.0)
     coupon = rng.random(n) < np.clip(COUPON_P[persona] + 0.15 * promo, 0, 1)
-    rate = np.where(coupon, rng.uniform(0.10, 0.30, n), np.where(promo & (rng.random(n) < 0.3), rng.uniform(0.05, 0.15, n), 0.0))
+    rate = np.where(
+        coupon,
+        rng.uniform(0.10, 0.30, n),
+        np.where(promo & (rng.random(n) < 0.3), rng.uniform(0.05, 0.15, n), 0.0),
+    )
     discount = np.round(gross * rate, 2)
     pos = channel == CHANNELS.index("pos")
     return pd.DataFrame(
@@ -571,7 +627,7 @@ def _make_orders(
             "discount": discount,
             "coupon_used": coupon,
             "category": np.array(CATEGORIES)[_weighted_choice(CATEGORY_WEIGHT[persona], rng)],
-            "store_id": np.where(pos, np.char.mod("S%04d", people.store[rows]).astype(object), None),
+            "store_id": _where_kept(pos, np.char.mod("S%04d", people.store[rows])),
             "is_gift": gift,
             "status": np.where(rng.random(n) < REFUND_P, "refunded", "paid"),
         }
@@ -627,7 +683,9 @@ def _make_touches(
             )
         )
         converts = treated & (rng.random(len(rows)) < c.uplift)
-        buy_at = at[converts] + rng.integers(3600, RESPONSE_WINDOW_DAYS * SECONDS_PER_DAY, converts.sum()).astype("timedelta64[s]")
+        buy_at = at[converts] + rng.integers(
+            3600, RESPONSE_WINDOW_DAYS * SECONDS_PER_DAY, converts.sum()
+        ).astype("timedelta64[s]")
         inside = buy_at <= cfg.end_ts
         conv_rows = rows[converts][inside]
         k = len(conv_rows)
@@ -643,14 +701,20 @@ def _make_touches(
                     "amount": np.round(value, 2),
                     "discount": np.round(value * depth / (1 - depth), 2),
                     "coupon_used": c.promotion != "none",
-                    "category": np.array(CATEGORIES)[_weighted_choice(CATEGORY_WEIGHT[people.persona[conv_rows]], rng)],
+                    "category": np.array(CATEGORIES)[
+                        _weighted_choice(CATEGORY_WEIGHT[people.persona[conv_rows]], rng)
+                    ],
                     "store_id": None,
                     "is_gift": False,
                     "status": "paid",
                 }
             )
         )
-    touch_frame = pd.concat(touches, ignore_index=True) if touches else pd.DataFrame(columns=arrow_schema("campaign_touches").names)
+    touch_frame = (
+        pd.concat(touches, ignore_index=True)
+        if touches
+        else pd.DataFrame(columns=arrow_schema("campaign_touches").names)
+    )
     extra_frame = pd.concat(extras, ignore_index=True) if extras else pd.DataFrame(columns=["_person"])
     return touch_frame, extra_frame
 
@@ -667,7 +731,11 @@ def _make_interactions(
     """Engagement while alive (a trickle after lapsing), persona-specific event mix."""
     week_start = season.week_start.astype("datetime64[s]")
     acquired = (week_start[None, :] + np.timedelta64(7, "D")) > people.acquired_at[:, None]
-    expected = ENGAGE_PER_WEEK[people.persona][:, None] * (exposure + 0.03 * acquired * (1 - exposure)) * np.sqrt(mult)
+    expected = (
+        ENGAGE_PER_WEEK[people.persona][:, None]
+        * (exposure + 0.03 * acquired * (1 - exposure))
+        * np.sqrt(mult)
+    )
     rows, at = _events_from_rates(expected, season, rng)
     keep = (at >= people.acquired_at[rows]) & (at <= cfg.end_ts)
     rows, at = rows[keep], at[keep]
@@ -686,12 +754,19 @@ def _make_interactions(
     )
 
 
-def _loyalty(people: People, spend_last_year: np.ndarray, spend_total: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-    """Cards of enrolled people; tiers from last year's spend by the 80/20 rule (gold top 5%, silver next 15%)."""
+def _loyalty(
+    people: People, spend_last_year: np.ndarray, spend_total: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Cards of enrolled people; tiers from last year's spend by the 80/20 rule.
+
+    Gold is the top 5% of members by spend, silver the next 15%, the rest normal.
+    """
     rows = np.flatnonzero(~np.isnat(people.enrolled_at))
     spend = spend_last_year[rows]
     rank = pd.Series(spend).rank(pct=True, method="first").to_numpy()
-    tier = np.where(spend <= 0, "normal", np.where(rank > 0.95, "gold", np.where(rank > 0.80, "silver", "normal")))
+    tier = np.where(
+        spend <= 0, "normal", np.where(rank > 0.95, "gold", np.where(rank > 0.80, "silver", "normal"))
+    )
     return pd.DataFrame(
         {
             "member_card": np.char.mod("C%09d", 100_000_000 + rows),
@@ -728,8 +803,13 @@ def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, ob
     season = Season.build(cfg.start_ts, cfg.end_ts)
     campaigns = plan_campaigns(cfg, season, rng)
     hub_phones = np.char.mod("%016x", rng.integers(0, 2**62, max(2, cfg.members // 5000)))
-    writers = {t: TableWriter(out, t, cfg.file_format) for t in ("accounts", "orders", "interactions", "campaign_touches")}
-    person_schema = pa.schema([("channel", pa.string()), ("account_id", pa.string()), ("person_id", pa.string())])
+    writers = {
+        t: TableWriter(out, t, cfg.file_format)
+        for t in ("accounts", "orders", "interactions", "campaign_touches")
+    }
+    person_schema = pa.schema(
+        [("channel", pa.string()), ("account_id", pa.string()), ("person_id", pa.string())]
+    )
     account_person = pq.ParquetWriter(truth_dir / "account_person.parquet", person_schema)
     spend_last_year, spend_total = np.zeros(cfg.members), np.zeros(cfg.members)
     revenue_by_year: dict[int, float] = {}
@@ -783,7 +863,9 @@ def _progress(items: range, enabled: bool, label: str) -> Iterator[int]:
     yield from track(items, description=label)
 
 
-def _write_truth(cfg: DemoConfig, truth_dir: Path, people: People, season: Season, hub_phones: np.ndarray) -> None:
+def _write_truth(
+    cfg: DemoConfig, truth_dir: Path, people: People, season: Season, hub_phones: np.ndarray
+) -> None:
     person_table = pd.DataFrame(
         {
             "person_id": _person_labels(np.arange(len(people))),
@@ -866,7 +948,7 @@ def add_dirty_rows(out: Path, cfg: DemoConfig, rng: np.random.Generator) -> dict
         path = out / f"{table}.csv"
         original = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=2000)
         key = list(TABLES[table].key)
-        rows = []
+        rows: list[pd.Series] = []
         for reason, column, bad in kinds:
             for i in range(DIRTY_ROWS_PER_KIND):
                 template = original.iloc[int(rng.integers(0, len(original)))].copy()

@@ -114,7 +114,9 @@ def _read_duckdb(path: Path) -> dict[str, RawTable]:
     except duckdb.Error as err:
         raise DataFileError(f"{path}: not a readable DuckDB database: {err}") from None
     with con:
-        present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        present = {
+            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         return {
             name: RawTable(con.execute(f'SELECT * FROM "{name}"').df(), f"{path}:{name}", first_row_number=1)
             for name in TABLES
@@ -187,7 +189,9 @@ def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": [], "reason": []})
 
 
-def validate_table(raw: RawTable, table: Table, snapshot_at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_table(
+    raw: RawTable, table: Table, snapshot_at: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split one table into (valid rows with contract types, rejects with reasons)."""
     frame = raw.frame.reset_index(drop=True)
     parsed: dict[str, pd.Series] = {}

@@ -1,0 +1,68 @@
+"""Unify + features on a 1M-member brand, against the floor of one DuckDB GROUP BY scan of orders.
+
+Prints wall time, rows/s, peak RSS, and features time as a multiple of the floor measured in the
+same run. Targets (issue 2): features <= 3x the floor; peak RSS <= 6 GiB.
+Usage: python benchmarks/bench_unify_features.py [--members 1000000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from memberwise.features import build_features
+from memberwise.identity import unify
+from memberwise.pipelines.prepare import snapshot_timestamp
+from memberwise.data.io import load
+from memberwise.warehouse import open_warehouse
+
+FLOOR_SQL = "SELECT account_id, count(*), sum(amount), max(ordered_at) FROM orders GROUP BY account_id"
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux reports KiB
+
+
+def timed(label: str, fn, repeat: int = 1):  # noqa: ANN001, ANN201
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    print(f"{label:<28} {best:8.2f} s")
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--as-of", default="2026-08-17")
+    args = parser.parse_args()
+    brand = Path(".memberwise/bench") / f"brand-{args.members}-{args.seed}"
+    if not (brand / "truth" / "manifest.json").exists():
+        # Generated in a child process so its memory does not count in this one's peak RSS.
+        cmd = [sys.executable, "-m", "memberwise", "demo-data", "--out", str(brand)]
+        subprocess.run([*cmd, "--members", str(args.members), "--seed", str(args.seed)], check=True)
+
+    _, data = timed("read + validate", lambda: load(brand, snapshot_timestamp(None)))
+    orders = len(data.tables["orders"])
+    print(f"{'orders':<28} {orders:>11,}")
+    _, wh = timed("load into DuckDB", lambda: open_warehouse(data))
+    del data
+    floor, _ = timed("floor: GROUP BY account_id", lambda: wh.con.execute(FLOOR_SQL).fetchall(), repeat=3)
+    unify_s, identity = timed("unify", lambda: unify(wh))
+    features_s, table = timed("features", lambda: build_features(wh, args.as_of), repeat=2)
+    print(f"{'members':<28} {len(identity.members):>11,}  (features rows: {len(table):,})")
+    print(f"{'unify rows/s (accounts)':<28} {len(identity.member_map) / unify_s:>11,.0f}")
+    print(f"{'features rows/s (orders)':<28} {orders / features_s:>11,.0f}")
+    print(f"{'features / floor':<28} {features_s / floor:>11.2f} x   (target <= 3x)")
+    print(f"{'peak RSS':<28} {peak_rss_gib():>11.2f} GiB (target <= 6 GiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m memberwise` runs the CLI."""
+
+from memberwise.cli import main
+
+main()
