@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from memberwise.data.io import load
 from memberwise.features import build_features
 from memberwise.identity import unify
 from memberwise.pipelines.prepare import snapshot_timestamp
-from memberwise.data.io import load
-from memberwise.warehouse import open_warehouse
 
 FLOOR_SQL = "SELECT account_id, count(*), sum(amount), max(ordered_at) FROM orders GROUP BY account_id"
 
@@ -49,16 +48,15 @@ def main() -> None:
         cmd = [sys.executable, "-m", "memberwise", "demo-data", "--out", str(brand)]
         subprocess.run([*cmd, "--members", str(args.members), "--seed", str(args.seed)], check=True)
 
-    _, data = timed("read + validate", lambda: load(brand, snapshot_timestamp(None)))
-    orders = len(data.tables["orders"])
+    _, data = timed("read + validate + load", lambda: load(brand, snapshot_timestamp(None)))
+    wh = data.warehouse
+    orders = int(wh.scalar("SELECT count(*) FROM orders"))
     print(f"{'orders':<28} {orders:>11,}")
-    _, wh = timed("load into DuckDB", lambda: open_warehouse(data))
-    del data
     floor, _ = timed("floor: GROUP BY account_id", lambda: wh.con.execute(FLOOR_SQL).fetchall(), repeat=3)
     unify_s, identity = timed("unify", lambda: unify(wh))
     features_s, table = timed("features", lambda: build_features(wh, args.as_of), repeat=2)
-    print(f"{'members':<28} {len(identity.members):>11,}  (features rows: {len(table):,})")
-    print(f"{'unify rows/s (accounts)':<28} {len(identity.member_map) / unify_s:>11,.0f}")
+    print(f"{'members':<28} {identity.count('members'):>11,}  (features rows: {len(table):,})")
+    print(f"{'unify rows/s (accounts)':<28} {identity.count('member_map') / unify_s:>11,.0f}")
     print(f"{'features rows/s (orders)':<28} {orders / features_s:>11,.0f}")
     print(f"{'features / floor':<28} {features_s / floor:>11.2f} x   (target <= 3x)")
     print(f"{'peak RSS':<28} {peak_rss_gib():>11.2f} GiB (target <= 6 GiB)")

@@ -32,5 +32,5 @@ def tiny_data(**tables: pd.DataFrame):  # noqa: ANN201 - returns ValidatedData
     """Validate hand-written tables (strings or typed values) as if read from files."""
     from memberwise.data.io import RawTable, validate
 
-    raw = {name: RawTable(frame, f"{name}.csv", first_row_number=2) for name, frame in tables.items()}
+    raw = {name: RawTable.of(frame, f"{name}.csv", first_row_number=2) for name, frame in tables.items()}
     return validate(raw, DEMO_SNAPSHOT)

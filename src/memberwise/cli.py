@@ -220,7 +220,7 @@ def demo(
     _show(prepared.data.counts, f"data contract check of {data_dir}")
     identity = prepared.identity
     console.print(
-        f"{len(identity.member_map):,} accounts -> {len(identity.members):,} unified members "
+        f"{identity.count('member_map'):,} accounts -> {identity.count('members'):,} unified members "
         f"({len(identity.hubs)} hub identifiers ignored)"
     )
     cutoff = as_of.date() if as_of else date.fromisoformat(cfg.end) + pd.Timedelta(days=1)

@@ -2,7 +2,8 @@
 
 Everything here is set-based SQL run by DuckDB (CTEs, CASE WHEN, window functions, `date_diff`) so a
 later issue can run the same logic on Spark. Each source table is read in one pass of conditional
-aggregation: orders are re-keyed to `member_id` once and every window is a CASE inside one GROUP BY.
+aggregation over the member-keyed events that `identity.unify` writes (`member_orders`,
+`member_interactions`): every window is a CASE inside one GROUP BY on an integer member key.
 
 The cutoff is `as_of` 00:00. Features and audiences read only rows strictly before it, so a feature
 row computed today never changes when later data arrives. `FEATURE_COLUMNS` is the one place the
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from memberwise.data.contract import AUDIENCES, CHANNELS
+from memberwise.identity import PROFILE_FIELDS
 from memberwise.warehouse import Warehouse
 
 WINDOWS = (30, 90, 180, 365)
@@ -104,20 +106,31 @@ def _timestamp(day: date) -> str:
     return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
 
 
+def _days_ago(column: str, as_of: date) -> str:
+    """Calendar days from an event's date to as_of: the day before the cutoff is 1 day ago."""
+    return f"date_diff('day', CAST({column} AS DATE), DATE '{as_of.isoformat()}')"
+
+
 def _population_cte(cutoff: str) -> str:
     """Members known before the cutoff (first_seen_at is null only when nothing is known)."""
-    return f"population AS (SELECT member_id, first_seen_at FROM members WHERE first_seen_at < {cutoff})"
+    return f"""population AS (
+        SELECT member_key, member_id, first_seen_at FROM members WHERE first_seen_at < {cutoff}
+    )"""
 
 
 def _known_accounts_cte(cutoff: str) -> str:
-    """Accounts (guests included) known at the cutoff, ranked oldest first and by registration."""
+    """Accounts (guests included) known at the cutoff.
+
+    `newness` is 1 for the oldest account (no registered_at counts as oldest), so the highest is the
+    latest; `signup_rank` is 1 for the earliest registration (no registered_at counts as latest).
+    """
     return f"""known_accounts AS (
-        SELECT m.member_id, m.channel, a.registered_at, a.member_card,
+        SELECT m.member_key, m.channel, a.registered_at, a.member_card,
                a.gender, a.birth_year, a.province, a.city,
-               row_number() OVER (PARTITION BY m.member_id
-                                  ORDER BY a.registered_at NULLS FIRST, m.channel, m.account_id) AS age_rank,
-               row_number() OVER (PARTITION BY m.member_id
-                                  ORDER BY a.registered_at NULLS LAST, m.channel, m.account_id) AS reg_rank
+               row_number() OVER (PARTITION BY m.member_key
+                                  ORDER BY a.registered_at NULLS FIRST, m.channel, m.account_id) AS newness,
+               row_number() OVER (PARTITION BY m.member_key
+                                  ORDER BY a.registered_at NULLS LAST, m.channel, m.account_id) AS signup_rank
         FROM member_map m
         LEFT JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
         WHERE a.registered_at IS NULL OR a.registered_at < {cutoff}
@@ -126,24 +139,21 @@ def _known_accounts_cte(cutoff: str) -> str:
 
 def _static_cte() -> str:
     """Profile fields: the most recent non-null value (accounts without registered_at count as oldest)."""
-    latest = ",\n".join(
-        f"max_by({f}, age_rank) FILTER (WHERE {f} IS NOT NULL) AS {f}"
-        for f in ("gender", "birth_year", "province", "city")
-    )
+    latest = ",\n".join(f"max_by({f}, newness) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS)
     return f"""static AS (
-        SELECT member_id,
-               max(CASE WHEN reg_rank = 1 THEN channel END) AS registration_channel,
+        SELECT member_key,
+               max(CASE WHEN signup_rank = 1 THEN channel END) AS registration_channel,
                {latest}
-        FROM known_accounts GROUP BY member_id
+        FROM known_accounts GROUP BY member_key
     )"""
 
 
 def _cards_cte(cutoff: str) -> str:
     """Loyalty cards enrolled before the cutoff, the latest-enrolled first, one row per member."""
     return f"""cards AS (
-        SELECT member_id, tier, points_balance FROM (
-            SELECT k.member_id, l.tier, l.points_balance,
-                   row_number() OVER (PARTITION BY k.member_id
+        SELECT member_key, tier, points_balance FROM (
+            SELECT k.member_key, l.tier, l.points_balance,
+                   row_number() OVER (PARTITION BY k.member_key
                                       ORDER BY l.enrolled_at DESC, l.member_card DESC) AS card_rank
             FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
             WHERE l.enrolled_at < {cutoff}
@@ -153,7 +163,7 @@ def _cards_cte(cutoff: str) -> str:
 
 def _order_agg_cte(as_of: date) -> str:
     """One pass over orders re-keyed to members: every window and share is a CASE in one GROUP BY."""
-    cutoff, day = _timestamp(as_of), f"DATE '{as_of.isoformat()}'"
+    cutoff, days_ago = _timestamp(as_of), _days_ago("o.ordered_at", as_of)
     windows = ",\n".join(
         f"count(CASE WHEN paid_days_ago <= {w} THEN 1 END) AS orders_{w}d,\n"
         f"coalesce(sum(CASE WHEN paid_days_ago <= {w} THEN amount END), 0) AS revenue_{w}d"
@@ -164,18 +174,16 @@ def _order_agg_cte(as_of: date) -> str:
         f"AS revenue_{ch}_365d"
         for ch in CHANNELS
     )
-    return f"""member_orders AS (
-        SELECT m.member_id, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category,
+    return f"""orders_before AS (
+        SELECT o.member_key, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category,
                o.is_gift,
-               CASE WHEN o.status = 'paid'
-                    THEN date_diff('day', CAST(o.ordered_at AS DATE), {day}) END AS paid_days_ago,
-               CASE WHEN o.status = 'refunded'
-                    THEN date_diff('day', CAST(o.ordered_at AS DATE), {day}) END AS refund_days_ago
-        FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
+               CASE WHEN o.status = 'paid' THEN {days_ago} END AS paid_days_ago,
+               CASE WHEN o.status = 'refunded' THEN {days_ago} END AS refund_days_ago
+        FROM member_orders o
         WHERE o.ordered_at < {cutoff}
     ),
     order_agg AS (
-        SELECT member_id,
+        SELECT member_key,
                count(paid_days_ago) AS orders_total,
                coalesce(sum(CASE WHEN paid_days_ago IS NOT NULL THEN amount END), 0) AS revenue_total,
                min(CASE WHEN paid_days_ago IS NOT NULL THEN ordered_at END) AS first_purchase_at,
@@ -190,23 +198,23 @@ def _order_agg_cte(as_of: date) -> str:
                sum(CASE WHEN paid_days_ago <= 365 THEN discount END) AS discount_365d,
                count(CASE WHEN paid_days_ago <= 365 AND is_gift THEN 1 END) AS gift_orders_365d,
                count(CASE WHEN refund_days_ago <= 365 THEN 1 END) AS refunded_orders_365d
-        FROM member_orders GROUP BY member_id
+        FROM orders_before GROUP BY member_key
     )"""
 
 
 def _interaction_agg_cte(as_of: date) -> str:
     """One pass over interactions re-keyed to members."""
-    cutoff, day = _timestamp(as_of), f"DATE '{as_of.isoformat()}'"
+    cutoff = _timestamp(as_of)
     windows = ",\n".join(f"count(CASE WHEN days_ago <= {w} THEN 1 END) AS interactions_{w}d" for w in WINDOWS)
-    return f"""member_interactions AS (
-        SELECT m.member_id, i.event, date_diff('day', CAST(i.occurred_at AS DATE), {day}) AS days_ago
-        FROM interactions i JOIN member_map m ON m.channel = i.channel AND m.account_id = i.account_id
+    return f"""interactions_before AS (
+        SELECT i.member_key, i.event, {_days_ago("i.occurred_at", as_of)} AS days_ago
+        FROM member_interactions i
         WHERE i.occurred_at < {cutoff}
     ),
     interaction_agg AS (
-        SELECT member_id, {windows},
+        SELECT member_key, {windows},
                count(CASE WHEN event = 'checkin' AND days_ago <= 30 THEN 1 END) AS checkins_30d
-        FROM member_interactions GROUP BY member_id
+        FROM interactions_before GROUP BY member_key
     )"""
 
 
@@ -224,7 +232,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         for c in interaction_columns
     )
     loyalty = (
-        "c.member_id IS NOT NULL AS is_member, c.tier, c.points_balance"
+        "c.member_key IS NOT NULL AS is_member, c.tier, c.points_balance"
         if has_loyalty
         else "CAST(NULL AS BOOLEAN) AS is_member, CAST(NULL AS VARCHAR) AS tier, "
         "CAST(NULL AS DOUBLE) AS points_balance"
@@ -233,10 +241,10 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         f"{_share(f'o.revenue_{ch}_365d', 'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
     )
     return f"""base AS (
-        SELECT p.member_id, DATE '{as_of.isoformat()}' AS as_of,
+        SELECT p.member_key, p.member_id, DATE '{as_of.isoformat()}' AS as_of,
                s.gender, s.birth_year, {as_of.year} - s.birth_year AS age, s.province, s.city,
                s.registration_channel,
-               date_diff('day', CAST(p.first_seen_at AS DATE), DATE '{as_of.isoformat()}') AS tenure_days,
+               {_days_ago("p.first_seen_at", as_of)} AS tenure_days,
                {loyalty},
                coalesce(o.orders_total, 0) > 0 AS has_purchased,
                o.first_purchase_at, o.days_since_first_purchase, o.days_since_last_purchase,
@@ -249,10 +257,10 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                {_share("o.gift_orders_365d", "o.orders_365d")} AS gift_order_share_365d,
                {interactions}
         FROM population p
-        LEFT JOIN static s ON s.member_id = p.member_id
-        LEFT JOIN cards c ON c.member_id = p.member_id
-        LEFT JOIN order_agg o ON o.member_id = p.member_id
-        LEFT JOIN interaction_agg i ON i.member_id = p.member_id
+        LEFT JOIN static s ON s.member_key = p.member_key
+        LEFT JOIN cards c ON c.member_key = p.member_key
+        LEFT JOIN order_agg o ON o.member_key = p.member_key
+        LEFT JOIN interaction_agg i ON i.member_key = p.member_key
     )"""
 
 
@@ -277,10 +285,10 @@ def _rfm_ctes() -> str:
     )
     segments = " ".join(f"WHEN '{key}' THEN '{name}'" for key, name in RFM_SEGMENTS.items())
     return f"""rfm_scores AS (
-        SELECT member_id, {scores} FROM base WHERE has_purchased
+        SELECT member_key, {scores} FROM base WHERE has_purchased
     ),
     rfm AS (
-        SELECT member_id, r_score, f_score, m_score, CASE {code} {segments} END AS rfm_segment
+        SELECT member_key, r_score, f_score, m_score, CASE {code} {segments} END AS rfm_segment
         FROM rfm_scores
     ),
     value_cut AS (
@@ -343,7 +351,7 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
     ]
     return f"""WITH {", ".join(ctes)}
         SELECT {select}
-        FROM base b LEFT JOIN rfm r ON r.member_id = b.member_id CROSS JOIN value_cut v
+        FROM base b LEFT JOIN rfm r ON r.member_key = b.member_key CROSS JOIN value_cut v
         ORDER BY b.member_id"""
 
 
@@ -381,13 +389,12 @@ def repurchase_labels(wh: Warehouse, as_of: date | str, horizon_days: int = 90) 
         wh,
         f"""WITH {_population_cte(start)},
         buyers AS (
-            SELECT DISTINCT m.member_id
-            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
-            WHERE o.status = 'paid' AND o.ordered_at >= {start} AND o.ordered_at < {end}
+            SELECT DISTINCT member_key FROM member_orders
+            WHERE status = 'paid' AND ordered_at >= {start} AND ordered_at < {end}
         )
         SELECT p.member_id, DATE '{day.isoformat()}' AS as_of, {int(horizon_days)} AS horizon_days,
-               b.member_id IS NOT NULL AS repurchased
-        FROM population p LEFT JOIN buyers b ON b.member_id = p.member_id
+               b.member_key IS NOT NULL AS repurchased
+        FROM population p LEFT JOIN buyers b ON b.member_key = p.member_key
         ORDER BY p.member_id""",
     )
 
@@ -411,19 +418,18 @@ def member_audiences(wh: Warehouse, as_of: date | str, new_window_days: int = 90
         wh,
         f"""WITH {_population_cte(cutoff)}, {_known_accounts_cte(cutoff)},
         enrolment AS (
-            SELECT k.member_id, min(l.enrolled_at) AS enrolled_at
+            SELECT k.member_key, min(l.enrolled_at) AS enrolled_at
             FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
-            WHERE l.enrolled_at < {cutoff} GROUP BY k.member_id
+            WHERE l.enrolled_at < {cutoff} GROUP BY k.member_key
         ),
         first_purchase AS (
-            SELECT m.member_id, min(o.ordered_at) AS first_purchase_at
-            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
-            WHERE o.status = 'paid' AND o.ordered_at < {cutoff} GROUP BY m.member_id
+            SELECT member_key, min(ordered_at) AS first_purchase_at FROM member_orders
+            WHERE status = 'paid' AND ordered_at < {cutoff} GROUP BY member_key
         )
         SELECT p.member_id, coalesce({audience}, 'prospect') AS audience
         FROM population p
-        LEFT JOIN enrolment e ON e.member_id = p.member_id
-        LEFT JOIN first_purchase f ON f.member_id = p.member_id
+        LEFT JOIN enrolment e ON e.member_key = p.member_key
+        LEFT JOIN first_purchase f ON f.member_key = p.member_key
         ORDER BY p.member_id""",
     )
 
@@ -435,29 +441,28 @@ def _weekly_audience_sql(start: date | None, end: date | None, new_window_days: 
     where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
     audience = _audience_case("p.ordered_at", "e.enrolled_at", "f.first_purchase_at", new_window_days)
     return f"""WITH paid AS (
-            SELECT m.member_id, o.ordered_at, o.amount
-            FROM orders o JOIN member_map m ON m.channel = o.channel AND m.account_id = o.account_id
-            WHERE o.status = 'paid'
+            SELECT member_key, ordered_at, amount FROM member_orders WHERE status = 'paid'
         ),
         first_purchase AS (
-            SELECT member_id, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_id
+            SELECT member_key, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_key
         ),
         enrolment AS (
-            SELECT m.member_id, min(l.enrolled_at) AS enrolled_at
+            SELECT m.member_key, min(l.enrolled_at) AS enrolled_at
             FROM member_map m
             JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
             JOIN loyalty l ON l.member_card = a.member_card
-            GROUP BY m.member_id
+            GROUP BY m.member_key
         ),
         assigned AS (
             SELECT CAST(date_trunc('week', p.ordered_at) AS DATE) AS week, {audience} AS audience,
-                   p.member_id, p.amount
+                   p.member_key, p.amount
             FROM paid p
-            JOIN first_purchase f ON f.member_id = p.member_id
-            LEFT JOIN enrolment e ON e.member_id = p.member_id
+            JOIN first_purchase f ON f.member_key = p.member_key
+            LEFT JOIN enrolment e ON e.member_key = p.member_key
             {where}
         )
-        SELECT week, audience, sum(amount) AS revenue, count(*) AS orders, count(DISTINCT member_id) AS buyers
+        SELECT week, audience, sum(amount) AS revenue, count(*) AS orders,
+               count(DISTINCT member_key) AS buyers
         FROM assigned GROUP BY week, audience"""
 
 

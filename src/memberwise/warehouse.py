@@ -12,22 +12,24 @@ import duckdb
 import pandas as pd
 
 from memberwise.data.contract import TABLES, pandas_dtype
-from memberwise.data.io import ValidatedData
 
 
 @dataclass
 class Warehouse:
-    """A DuckDB connection holding the contract tables plus derived ones (member_map, members)."""
+    """A DuckDB connection holding the contract tables plus derived ones (member_map, members, ...)."""
 
     con: duckdb.DuckDBPyConnection
     present: set[str] = field(default_factory=set)
-    snapshot_at: pd.Timestamp | None = None
 
     def put(self, name: str, frame: pd.DataFrame) -> None:
         """Store a DataFrame as a native table (replacing any table of that name)."""
         self.con.register("_incoming", frame)
         self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
         self.con.unregister("_incoming")
+
+    def scalar(self, sql: str, params: list[object] | None = None) -> object:
+        """Run a query returning one value (fetching everything, so the connection is free again)."""
+        return self.con.execute(sql, params or []).fetchall()[0][0]
 
     def df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a query and return a DataFrame."""
@@ -40,13 +42,12 @@ def empty_table(name: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=pandas_dtype(c)) for c in table.columns})
 
 
-def open_warehouse(data: ValidatedData, threads: int | None = None) -> Warehouse:
-    """Load validated tables into a fresh in-memory DuckDB (contract columns only)."""
+def new_warehouse(threads: int | None = None) -> Warehouse:
+    """A fresh in-memory DuckDB with every contract table present but empty."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
-    warehouse = Warehouse(con, present=set(data.tables), snapshot_at=data.snapshot_at)
-    for name, table in TABLES.items():
-        frame = data.tables.get(name)
-        warehouse.put(name, frame[table.column_names] if frame is not None else empty_table(name))
+    warehouse = Warehouse(con)
+    for name in TABLES:
+        warehouse.put(name, empty_table(name))
     return warehouse

@@ -9,7 +9,6 @@ import pandas as pd
 from memberwise.identity import unify
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
-from memberwise.warehouse import open_warehouse
 from tests.conftest import tiny_data
 
 
@@ -46,7 +45,7 @@ LOYALTY = pd.DataFrame(
 
 
 def _unify(accounts: pd.DataFrame = ACCOUNTS, limit: int = 20):
-    wh = open_warehouse(tiny_data(accounts=accounts, orders=ORDERS, loyalty=LOYALTY))
+    wh = tiny_data(accounts=accounts, orders=ORDERS, loyalty=LOYALTY).warehouse
     return unify(wh, max_accounts_per_identifier=limit)
 
 

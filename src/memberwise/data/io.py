@@ -7,6 +7,7 @@ the rejects table and the counts say so. `read + accepted + rejected` add up per
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow.parquet as pq
 
 from memberwise.data.contract import TABLES, Column, Reason, Table, pandas_dtype, schema
 from memberwise.errors import DataFileError
+from memberwise.warehouse import Warehouse, new_warehouse
 
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 _TRUE = {"true", "1", "t", "yes", "y"}
@@ -27,18 +30,31 @@ REJECT_COLUMNS = ["table", "row_number", "key", "reasons"]
 
 @dataclass
 class RawTable:
-    """A table as read, every cell untouched, with where it came from."""
+    """One source table: where it comes from, its columns, and how to read it (only when validated).
 
-    frame: pd.DataFrame
+    Reading is deferred so a big brand is validated one table at a time, never all in memory at once.
+    """
+
     source: str
     first_row_number: int  # CSV: the file line of the first data row (header is line 1)
+    columns: list[str]
+    rows: int | None
+    reader: Callable[[], pd.DataFrame]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, source: str, first_row_number: int = 1) -> RawTable:
+        """A table already in memory (tests, notebooks, other connectors)."""
+        return cls(source, first_row_number, [str(c) for c in frame.columns], len(frame), lambda: frame)
+
+    def read(self) -> pd.DataFrame:
+        return self.reader()
 
 
 @dataclass
 class ValidatedData:
-    """Valid rows per table, the rejected rows with reasons, and the counts that add up."""
+    """The warehouse holding the valid rows, the rejected rows with reasons, and counts that add up."""
 
-    tables: dict[str, pd.DataFrame]
+    warehouse: Warehouse
     rejects: pd.DataFrame
     counts: pd.DataFrame
     snapshot_at: pd.Timestamp
@@ -79,15 +95,17 @@ def _read_directory(directory: Path) -> dict[str, RawTable]:
             raise DataFileError(f"{directory}: both {name}.parquet and {name}.csv exist; keep one")
         if candidates:
             path = candidates[0]
-            raw[name] = _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
-            if raw[name].frame.empty and table.required:
+            raw[name] = _parquet_table(path) if path.suffix == ".parquet" else _csv_table(path)
+            if raw[name].rows == 0 and table.required:
                 raise DataFileError(f"{path}: file has no data rows")
     return raw
 
 
-def _read_csv(path: Path) -> RawTable:
+def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8", nrows=nrows
+        )
     except UnicodeDecodeError as err:
         raise DataFileError(f"{path}: not valid UTF-8 text (byte {err.start}); re-export as UTF-8") from None
     except pd.errors.EmptyDataError:
@@ -95,15 +113,21 @@ def _read_csv(path: Path) -> RawTable:
     except pd.errors.ParserError as err:
         raise DataFileError(f"{path}: not a readable CSV file: {err}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame, str(path), first_row_number=2)
+    return frame
 
 
-def _read_parquet(path: Path) -> RawTable:
+def _csv_table(path: Path) -> RawTable:
+    head = _read_csv(path, nrows=1)
+    return RawTable(str(path), 2, list(head.columns), len(head) or 0, lambda: _read_csv(path))
+
+
+def _parquet_table(path: Path) -> RawTable:
     try:
-        frame = pd.read_parquet(path)
+        metadata = pq.ParquetFile(path).metadata
     except Exception as err:  # pyarrow raises several unrelated types for corrupt files
         raise DataFileError(f"{path}: not a readable Parquet file: {err}") from None
-    return RawTable(frame, str(path), first_row_number=1)
+    columns = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
+    return RawTable(str(path), 1, columns, metadata.num_rows, lambda: pd.read_parquet(path))
 
 
 def _read_duckdb(path: Path) -> dict[str, RawTable]:
@@ -113,19 +137,29 @@ def _read_duckdb(path: Path) -> dict[str, RawTable]:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise DataFileError(f"{path}: not a readable DuckDB database: {err}") from None
+    tables: dict[str, RawTable] = {}
     with con:
         present = {
             row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
-        return {
-            name: RawTable(con.execute(f'SELECT * FROM "{name}"').df(), f"{path}:{name}", first_row_number=1)
-            for name in TABLES
-            if name in present
-        }
+        for name in TABLES:
+            if name in present:
+                columns = [row[0] for row in con.execute(f'DESCRIBE "{name}"').fetchall()]
+                rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+                tables[name] = RawTable(f"{path}:{name}", 1, columns, rows, _duckdb_reader(path, name))
+    return tables
+
+
+def _duckdb_reader(path: Path, name: str) -> Callable[[], pd.DataFrame]:
+    def read() -> pd.DataFrame:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(f'SELECT * FROM "{name}"').df()
+
+    return read
 
 
 def _check_columns(raw: RawTable, table: Table) -> None:
-    missing = [c for c in table.required_columns if c not in raw.frame.columns]
+    missing = [c for c in table.required_columns if c not in raw.columns]
     if missing:
         raise DataFileError(f"{raw.source}: required column(s) missing: {', '.join(missing)}")
 
@@ -193,7 +227,14 @@ def validate_table(
     raw: RawTable, table: Table, snapshot_at: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split one table into (valid rows with contract types, rejects with reasons)."""
-    frame = raw.frame.reset_index(drop=True)
+    return validate_frame(raw.read(), table, snapshot_at, raw.first_row_number)
+
+
+def validate_frame(
+    frame: pd.DataFrame, table: Table, snapshot_at: pd.Timestamp, first_row_number: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows as read into (valid rows with contract types, rejects with reasons)."""
+    frame = frame.reset_index(drop=True)
     parsed: dict[str, pd.Series] = {}
     problems: list[pd.DataFrame] = []
     for column in table.columns:
@@ -217,7 +258,7 @@ def validate_table(
         schema_problems = schema_problems[~(is_missing.to_numpy() & cell.isin(unparsed_cells))]
     all_problems = pd.concat([*problems, schema_problems], ignore_index=True)
     bad_rows = np.sort(all_problems["row"].unique())
-    rejects = _reject_table(frame, table, raw.first_row_number, all_problems, bad_rows)
+    rejects = _reject_table(frame, table, first_row_number, all_problems, bad_rows)
     valid = typed.drop(index=bad_rows).reset_index(drop=True)
     return valid, rejects
 
@@ -231,7 +272,7 @@ def _reject_table(
     frame: pd.DataFrame, table: Table, first_row: int, problems: pd.DataFrame, bad_rows: np.ndarray
 ) -> pd.DataFrame:
     if len(bad_rows) == 0:
-        return pd.DataFrame(columns=REJECT_COLUMNS)
+        return _no_rejects()
     labels = problems["column"].astype(str) + ":" + problems["reason"].astype(str)
     reasons = labels.groupby(problems["row"].to_numpy()).agg(lambda s: "; ".join(sorted(set(s))))
     if table.key:
@@ -248,33 +289,46 @@ def _reject_table(
     )
 
 
-def validate(raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime) -> ValidatedData:
-    """Validate every table read; orphan rows (account not in accounts) are kept and counted."""
+def validate(
+    raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime, threads: int | None = None
+) -> ValidatedData:
+    """Validate table by table into a fresh warehouse; orphan rows (account unknown) are kept and counted.
+
+    Each table's valid rows go straight into DuckDB and the pandas copy is dropped, so peak memory
+    is about one table, not the whole brand.
+    """
     snapshot = pd.Timestamp(snapshot_at)
-    tables: dict[str, pd.DataFrame] = {}
-    rejects: list[pd.DataFrame] = []
+    warehouse = new_warehouse(threads)
+    rejects: list[pd.DataFrame] = [_no_rejects()]
     counts: list[dict[str, object]] = []
     for name, table in TABLES.items():
         if name not in raw:
             continue
-        valid, rejected = validate_table(raw[name], table, snapshot)
-        tables[name] = valid
+        frame = raw[name].read()
+        valid, rejected = validate_frame(frame, table, snapshot, raw[name].first_row_number)
+        counts.append({"table": name, "read": len(frame), "accepted": len(valid), "rejected": len(rejected)})
+        del frame
+        warehouse.put(name, valid)
+        warehouse.present.add(name)
         rejects.append(rejected)
-        counts.append(
-            {"table": name, "read": len(raw[name].frame), "accepted": len(valid), "rejected": len(rejected)}
-        )
-    known = _account_keys(tables["accounts"])
+        del valid
     for row in counts:
-        table = TABLES[str(row["table"])]
-        row["orphan_accounts"] = (
-            int((~_account_keys(tables[table.name]).isin(known)).sum()) if table.account_keyed else 0
-        )
-    reject_frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    return ValidatedData(tables, reject_frame, pd.DataFrame(counts), snapshot)
+        row["orphan_accounts"] = _orphan_rows(warehouse, str(row["table"]))
+    return ValidatedData(warehouse, pd.concat(rejects, ignore_index=True), pd.DataFrame(counts), snapshot)
 
 
-def _account_keys(frame: pd.DataFrame) -> pd.Index:
-    return pd.MultiIndex.from_frame(frame[["channel", "account_id"]])
+def _orphan_rows(warehouse: Warehouse, table: str) -> int:
+    """Rows of an account-keyed table whose (channel, account_id) is not in `accounts`."""
+    if not TABLES[table].account_keyed:
+        return 0
+    sql = f"SELECT count(*) FROM {table} ANTI JOIN accounts USING (channel, account_id)"
+    return int(warehouse.scalar(sql))  # type: ignore[call-overload]
+
+
+def _no_rejects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "row_number" else "string") for c in REJECT_COLUMNS}
+    )
 
 
 def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -285,6 +339,6 @@ def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
     return exploded.groupby(["table", "reason"]).size().rename("rows").reset_index()
 
 
-def load(source: Path, snapshot_at: pd.Timestamp | datetime) -> ValidatedData:
-    """Read and validate a data source in one step (what every pipeline stage starts with)."""
-    return validate(read_source(source), snapshot_at)
+def load(source: Path, snapshot_at: pd.Timestamp | datetime, threads: int | None = None) -> ValidatedData:
+    """Read and validate a data source into a warehouse (what every pipeline stage starts with)."""
+    return validate(read_source(source), snapshot_at, threads)

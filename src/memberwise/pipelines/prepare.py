@@ -12,7 +12,7 @@ import pandas as pd
 from memberwise.data.io import ValidatedData, load
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
-from memberwise.warehouse import Warehouse, open_warehouse
+from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
 
 def prepare(data_dir: Path, settings: Settings) -> Prepared:
     """Validate `data_dir`, load the valid rows into DuckDB and link accounts into members."""
-    data = load(data_dir, snapshot_timestamp(settings.snapshot_date))
+    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), settings.duckdb_threads)
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
-    warehouse = open_warehouse(data, threads=settings.duckdb_threads)
-    identity = unify(warehouse, settings.max_accounts_per_identifier)
-    return Prepared(data, warehouse, identity)
+    identity = unify(data.warehouse, settings.max_accounts_per_identifier)
+    return Prepared(data, data.warehouse, identity)
