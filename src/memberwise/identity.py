@@ -141,14 +141,15 @@ def _rekey_events(wh: Warehouse) -> None:
     wh.con.execute(
         """
         CREATE OR REPLACE TABLE member_orders AS
-        SELECT m.member_key, o.* EXCLUDE (account_id)
+        SELECT m.member_key, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category,
+               o.is_gift, o.status
         FROM orders o JOIN member_map m USING (channel, account_id)
         """
     )
     wh.con.execute(
         """
         CREATE OR REPLACE TABLE member_interactions AS
-        SELECT m.member_key, i.occurred_at, i.event, i.channel
+        SELECT m.member_key, i.occurred_at, i.event
         FROM interactions i JOIN member_map m USING (channel, account_id)
         """
     )

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     )
     new_window_days: int = Field(90, ge=1, description="'New' customer/member = joined within this many days")
     duckdb_threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
+    warehouse_path: Path | None = Field(
+        None, description="DuckDB file for the working warehouse (default: in memory); use one for big brands"
+    )
+    duckdb_memory_limit: str | None = Field(
+        None, description="DuckDB memory limit, e.g. '4GB' (default: 80% RAM)"
+    )
 
     @property
     def demo_dir(self) -> Path:

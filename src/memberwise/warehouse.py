@@ -7,6 +7,7 @@ the brand actually provided, so features built from an absent table are null rat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -42,11 +43,24 @@ def empty_table(name: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=pandas_dtype(c)) for c in table.columns})
 
 
-def new_warehouse(threads: int | None = None) -> Warehouse:
-    """A fresh in-memory DuckDB with every contract table present but empty."""
-    con = duckdb.connect()
+def new_warehouse(
+    path: Path | None = None, threads: int | None = None, memory_limit: str | None = None
+) -> Warehouse:
+    """A fresh DuckDB warehouse with every contract table present but empty.
+
+    In memory by default; with `path`, a database file (replaced if it exists) whose compressed
+    tables stay on disk and are cached within `memory_limit`: the way to run brands with tens of
+    millions of rows in a few GiB of RAM.
+    """
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(path) if path else ":memory:")
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     warehouse = Warehouse(con)
     for name in TABLES:
         warehouse.put(name, empty_table(name))

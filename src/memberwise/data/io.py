@@ -170,7 +170,9 @@ def parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Serie
         parsed = values.astype("string").str.strip()
         parsed = parsed.mask(parsed == "")
         return parsed, pd.Series(False, index=values.index)
-    present = values.notna() & (values.astype("string").str.strip() != "")
+    is_text = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+    # Typed sources (Parquet, DuckDB) need no text checks: only CSV-like text can be blank or garbled.
+    present = values.notna() & (values.astype("string").str.strip() != "") if is_text else values.notna()
     if column.kind == "timestamp":
         parsed = _parse_timestamps(values)
     elif column.kind == "bool":
@@ -206,7 +208,7 @@ def _parse_bools(values: pd.Series) -> pd.Series:
 def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Run the pandera schema lazily and turn its failure cases into (row, column, reason)."""
     try:
-        schema(table).validate(frame, lazy=True)
+        schema(table).validate(frame, lazy=True, inplace=True)
     except pandera.errors.SchemaErrors as err:
         cases = err.failure_cases.dropna(subset=["index"])
         check = cases["check"].astype(str)
@@ -290,7 +292,7 @@ def _reject_table(
 
 
 def validate(
-    raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime, threads: int | None = None
+    raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime, warehouse: Warehouse | None = None
 ) -> ValidatedData:
     """Validate table by table into a fresh warehouse; orphan rows (account unknown) are kept and counted.
 
@@ -298,7 +300,7 @@ def validate(
     is about one table, not the whole brand.
     """
     snapshot = pd.Timestamp(snapshot_at)
-    warehouse = new_warehouse(threads)
+    warehouse = warehouse or new_warehouse()
     rejects: list[pd.DataFrame] = [_no_rejects()]
     counts: list[dict[str, object]] = []
     for name, table in TABLES.items():
@@ -339,6 +341,8 @@ def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
     return exploded.groupby(["table", "reason"]).size().rename("rows").reset_index()
 
 
-def load(source: Path, snapshot_at: pd.Timestamp | datetime, threads: int | None = None) -> ValidatedData:
-    """Read and validate a data source into a warehouse (what every pipeline stage starts with)."""
-    return validate(read_source(source), snapshot_at, threads)
+def load(
+    source: Path, snapshot_at: pd.Timestamp | datetime, warehouse: Warehouse | None = None
+) -> ValidatedData:
+    """Read and validate a data source into a (new, by default in-memory) warehouse."""
+    return validate(read_source(source), snapshot_at, warehouse)

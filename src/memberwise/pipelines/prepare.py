@@ -12,7 +12,7 @@ import pandas as pd
 from memberwise.data.io import ValidatedData, load
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import Warehouse, new_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
 
 def prepare(data_dir: Path, settings: Settings) -> Prepared:
     """Validate `data_dir`, load the valid rows into DuckDB and link accounts into members."""
-    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), settings.duckdb_threads)
+    warehouse = new_warehouse(settings.warehouse_path, settings.duckdb_threads, settings.duckdb_memory_limit)
+    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), warehouse)
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
     identity = unify(data.warehouse, settings.max_accounts_per_identifier)
     return Prepared(data, data.warehouse, identity)
