@@ -119,45 +119,45 @@ def _population_cte(cutoff: str) -> str:
 
 
 def _known_accounts_cte(cutoff: str) -> str:
-    """Accounts (guests included) known at the cutoff.
-
-    `newness` is 1 for the oldest account (no registered_at counts as oldest), so the highest is the
-    latest; `signup_rank` is 1 for the earliest registration (no registered_at counts as latest).
-    """
+    """Accounts (guests included) known at the cutoff: registered before it, or with no registered_at."""
     return f"""known_accounts AS (
-        SELECT m.member_key, m.channel, a.registered_at, a.member_card,
-               a.gender, a.birth_year, a.province, a.city,
-               row_number() OVER (PARTITION BY m.member_key
-                                  ORDER BY a.registered_at NULLS FIRST, m.channel, m.account_id) AS newness,
-               row_number() OVER (PARTITION BY m.member_key
-                                  ORDER BY a.registered_at NULLS LAST, m.channel, m.account_id) AS signup_rank
+        SELECT m.member_key, m.channel, m.account_id, a.registered_at, a.member_card,
+               a.gender, a.birth_year, a.province, a.city
         FROM member_map m
         LEFT JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
         WHERE a.registered_at IS NULL OR a.registered_at < {cutoff}
     )"""
 
 
+# Account order for "most recent" (no registered_at = oldest) and "first registered" (no registered_at =
+# latest); channel and account id break ties so results never depend on row order.
+_NEWEST = "(coalesce(registered_at, TIMESTAMP '1900-01-01'), channel, account_id)"
+_FIRST_REGISTERED = "(coalesce(registered_at, TIMESTAMP '2200-01-01'), channel, account_id)"
+
+
 def _static_cte() -> str:
     """Profile fields: the most recent non-null value (accounts without registered_at count as oldest)."""
-    latest = ",\n".join(f"max_by({f}, newness) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS)
+    latest = ",\n".join(
+        f"arg_max({f}, {_NEWEST}) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS
+    )
     return f"""static AS (
         SELECT member_key,
-               max(CASE WHEN signup_rank = 1 THEN channel END) AS registration_channel,
+               arg_min(channel, {_FIRST_REGISTERED}) AS registration_channel,
                {latest}
         FROM known_accounts GROUP BY member_key
     )"""
 
 
 def _cards_cte(cutoff: str) -> str:
-    """Loyalty cards enrolled before the cutoff, the latest-enrolled first, one row per member."""
+    """Tier and points of each member's latest-enrolled loyalty card enrolled before the cutoff."""
+    latest_card = "(l.enrolled_at, l.member_card)"
     return f"""cards AS (
-        SELECT member_key, tier, points_balance FROM (
-            SELECT k.member_key, l.tier, l.points_balance,
-                   row_number() OVER (PARTITION BY k.member_key
-                                      ORDER BY l.enrolled_at DESC, l.member_card DESC) AS card_rank
-            FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
-            WHERE l.enrolled_at < {cutoff}
-        ) ranked WHERE card_rank = 1
+        SELECT k.member_key,
+               arg_max(l.tier, {latest_card}) AS tier,
+               arg_max(l.points_balance, {latest_card}) AS points_balance
+        FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
+        WHERE l.enrolled_at < {cutoff}
+        GROUP BY k.member_key
     )"""
 
 
@@ -190,7 +190,6 @@ def _order_agg_cte(as_of: date) -> str:
                max(paid_days_ago) AS days_since_first_purchase,
                min(paid_days_ago) AS days_since_last_purchase,
                {windows},
-               count(DISTINCT CASE WHEN paid_days_ago <= 365 THEN category END) AS category_count_365d,
                {channels},
                count(CASE WHEN paid_days_ago <= 365 AND coupon_used THEN 1 END) AS coupon_orders_365d,
                count(CASE WHEN paid_days_ago <= 365 AND (coupon_used OR discount > 0) THEN 1 END)
@@ -199,6 +198,10 @@ def _order_agg_cte(as_of: date) -> str:
                count(CASE WHEN paid_days_ago <= 365 AND is_gift THEN 1 END) AS gift_orders_365d,
                count(CASE WHEN refund_days_ago <= 365 THEN 1 END) AS refunded_orders_365d
         FROM orders_before GROUP BY member_key
+    ),
+    category_agg AS (
+        SELECT member_key, count(DISTINCT category) AS category_count_365d
+        FROM orders_before WHERE paid_days_ago <= 365 GROUP BY member_key
     )"""
 
 
@@ -225,7 +228,7 @@ def _share(numerator: str, denominator: str) -> str:
 def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
     """One row per member of the population: the measured features, zero-filled where zero is true."""
     zero_filled = [f"orders_{w}d" for w in WINDOWS] + [f"revenue_{w}d" for w in WINDOWS]
-    zero_filled += ["orders_total", "revenue_total", "category_count_365d", "refunded_orders_365d"]
+    zero_filled += ["orders_total", "revenue_total", "refunded_orders_365d"]
     interaction_columns = [f"interactions_{w}d" for w in WINDOWS] + ["checkins_30d"]
     interactions = ",\n".join(
         f"coalesce(i.{c}, 0) AS {c}" if has_interactions else f"CAST(NULL AS BIGINT) AS {c}"
@@ -249,6 +252,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                coalesce(o.orders_total, 0) > 0 AS has_purchased,
                o.first_purchase_at, o.days_since_first_purchase, o.days_since_last_purchase,
                {", ".join(f"coalesce(o.{c}, 0) AS {c}" for c in zero_filled)},
+               coalesce(g.category_count_365d, 0) AS category_count_365d,
                o.revenue_total / NULLIF(o.orders_total, 0) AS avg_order_value,
                {shares},
                {_share("o.coupon_orders_365d", "o.orders_365d")} AS coupon_order_share_365d,
@@ -260,6 +264,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         LEFT JOIN static s ON s.member_key = p.member_key
         LEFT JOIN cards c ON c.member_key = p.member_key
         LEFT JOIN order_agg o ON o.member_key = p.member_key
+        LEFT JOIN category_agg g ON g.member_key = p.member_key
         LEFT JOIN interaction_agg i ON i.member_key = p.member_key
     )"""
 
