@@ -230,12 +230,22 @@ def demo(
     sales = audience_sales(prepared.warehouse, new_window_days=settings.new_window_days)
     _write_frame(sales, settings.output_dir / "audience_sales.parquet")
     console.rule("4/4 summary")
-    summary = table.groupby("lifecycle_stage", dropna=False).agg(
-        members=("member_id", "size"), revenue_365d=("revenue_365d", "sum")
+    stages = ["active", "silent", "sleeping", "lost", "prospect"]
+    summary = (
+        table.groupby("lifecycle_stage")
+        .agg(members=("member_id", "size"), revenue_365d=("revenue_365d", "sum"))
+        .reindex(stages, fill_value=0)
     )
     _show(summary.round(0).astype("int64").reset_index(), "members by lifecycle stage")
+    segments = table["rfm_segment"].value_counts().rename_axis("rfm_segment").rename("members").reset_index()
+    _show(segments, "RFM segments of buyers")
+    year = sales["week"].dt.year.astype(str).rename("year")
+    yearly = sales.groupby([year, "audience"])["revenue"].sum().unstack()
+    _show(yearly.round(0).astype("int64").reset_index(), "revenue per year and audience")
     console.print(
-        f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv"
+        f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv, "
+        "validation_report.json\n"
+        "columns are defined in docs/features.md; `memberwise --help` lists every stage"
     )
 
 
