@@ -99,3 +99,22 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     assert len(features) > 1500
     sales = pd.read_parquet(env_home / "output" / "audience_sales.parquet")
     assert set(sales["audience"]) == {"new_customer", "returning_customer", "new_member", "returning_member"}
+
+
+def test_a_brand_with_only_accounts_and_orders_runs_every_stage(tmp_path: Path, demo_brand: Path) -> None:
+    brand = tmp_path / "two-tables"
+    brand.mkdir()
+    for name in ("accounts", "orders"):
+        shutil.copy(demo_brand / f"{name}.parquet", brand)
+    out = tmp_path / "features.parquet"
+    common = ["--snapshot-date", "2026-11-15"]
+    result = run("features", "--data", brand, "--as-of", "2026-06-01", "--out", out, *common)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_parquet(out)
+    assert table["interactions_30d"].isna().all() and table["is_member"].isna().all()
+    assert table["orders_365d"].notna().all() and table["rfm_segment"].notna().any()
+    sales = tmp_path / "sales.csv"
+    assert run("audience-sales", "--data", brand, "--out", sales, *common).returncode == 0
+    revenue = pd.read_csv(sales).groupby("audience")["revenue"].sum()
+    assert revenue["new_member"] == revenue["returning_member"] == 0  # no loyalty table: nobody is a member
+    assert revenue["new_customer"] > 0 and revenue["returning_customer"] > 0
