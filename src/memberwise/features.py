@@ -82,6 +82,7 @@ FEATURE_COLUMNS: dict[str, str] = {
         for w in WINDOWS
     },
     "checkins_30d": "Check-ins in the 30 days before the cutoff; null if no interaction data.",
+    "days_since_last_interaction": "Days from the last interaction's date to the cutoff; null if none.",
     "lifecycle_stage": "prospect, or by recency: active 0-63, silent 64-126, sleeping 127-365, lost >365.",
     "customer_type": "prospect, new (first purchase in new_window_days), loyal (4+ orders_365d), returning.",
     "activity_level": "active, moderate or inactive from 30/180-day interactions, check-ins and orders.",
@@ -216,7 +217,8 @@ def _interaction_agg_cte(as_of: date) -> str:
     ),
     interaction_agg AS (
         SELECT member_key, {windows},
-               count(CASE WHEN event = 'checkin' AND days_ago <= 30 THEN 1 END) AS checkins_30d
+               count(CASE WHEN event = 'checkin' AND days_ago <= 30 THEN 1 END) AS checkins_30d,
+               min(days_ago) AS days_since_last_interaction
         FROM interactions_before GROUP BY member_key
     )"""
 
@@ -234,6 +236,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         f"coalesce(i.{c}, 0) AS {c}" if has_interactions else f"CAST(NULL AS BIGINT) AS {c}"
         for c in interaction_columns
     )
+    last_interaction = "i.days_since_last_interaction" if has_interactions else "CAST(NULL AS BIGINT)"
     loyalty = (
         "c.member_key IS NOT NULL AS is_member, c.tier, c.points_balance"
         if has_loyalty
@@ -259,7 +262,8 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                {_share("o.promo_orders_365d", "o.orders_365d")} AS promo_order_share_365d,
                o.discount_365d / NULLIF(o.revenue_365d + o.discount_365d, 0) AS discount_rate_365d,
                {_share("o.gift_orders_365d", "o.orders_365d")} AS gift_order_share_365d,
-               {interactions}
+               {interactions},
+               {last_interaction} AS days_since_last_interaction
         FROM population p
         LEFT JOIN static s ON s.member_key = p.member_key
         LEFT JOIN cards c ON c.member_key = p.member_key

@@ -241,6 +241,7 @@ def test_interactions_per_window(feats: pd.DataFrame) -> None:
         check(feats, column, {"A": want})
     check(feats, "interactions_30d", {"E": 1, "B": 0})
     check(feats, "checkins_30d", {"E": 0})
+    check(feats, "days_since_last_interaction", {"A": 1})
 
 
 def test_static_profile_and_tenure(feats: pd.DataFrame) -> None:
@@ -381,6 +382,7 @@ def test_absent_interactions_and_loyalty_give_nulls(ids: dict[str, str]) -> None
     frame = build_features(wh, AS_OF).set_index("member_id")
     for column in [f"interactions_{w}d" for w in WINDOWS] + [
         "checkins_30d",
+        "days_since_last_interaction",
         "is_member",
         "tier",
         "points_balance",
