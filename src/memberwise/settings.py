@@ -30,6 +30,24 @@ class Settings(BaseSettings):
         None, description="DuckDB memory limit, e.g. '4GB' (default: 80% RAM)"
     )
 
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking/registry URI (default: sqlite:///<home>/mlflow.db)"
+    )
+    api_key: str | None = Field(None, description="Bearer key the service requires on model endpoints")
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.home / "mlartifacts").resolve()
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Where the served score snapshots live (one Parquet per retrain, `latest` pointer)."""
+        return self.home / "snapshots"
+
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"

@@ -1,0 +1,109 @@
+"""MLflow conventions: one place for experiment names, tags, lineage, figures and registry aliases."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import mlflow
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+import memberwise
+from memberwise.settings import Settings
+from memberwise.warehouse import Warehouse
+
+PROPENSITY_MODEL = "memberwise-propensity"
+EXPERIMENTS = {"propensity": "memberwise-propensity", "retrain": "memberwise-retrain"}
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
+_TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "BENTOML_DO_NOT_TRACK": "true"}
+
+
+def configure(settings: Settings) -> MlflowClient:
+    """Point MLflow at the project's store (SQLite by default) with telemetry off; return a client."""
+    for key, value in _TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def experiment_id(settings: Settings, kind: str) -> str:
+    """Get or create an experiment with an explicit artifact location (never ./mlruns)."""
+    client = configure(settings)
+    name = EXPERIMENTS[kind]
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = (settings.artifact_root / name).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def code_version() -> str:
+    """The git commit of the code when run from a checkout, else the package version."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return memberwise.__version__
+
+
+def data_fingerprint(wh: Warehouse) -> str:
+    """A content hash of the validated contract tables (row counts and row hashes), for lineage."""
+    digest = hashlib.sha256()
+    for table in sorted(wh.present):
+        count, checksum = wh.con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} t"
+        ).fetchall()[0]
+        digest.update(f"{table}:{count}:{checksum};".encode())
+    return digest.hexdigest()[:16]
+
+
+def run_tags(trigger: str, fingerprint: str, as_of: str, **extra: str) -> dict[str, str]:
+    """The tags every run carries, so analysts can filter and compare runs."""
+    return {
+        "trigger": trigger,
+        "code_version": code_version(),
+        "data_fingerprint": fingerprint,
+        "as_of": as_of,
+        **extra,
+    }
+
+
+def log_figure(fig: Figure, name: str) -> None:
+    """Log a matplotlib figure as figures/<name>.png and free it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(fig, f"figures/{name}.png")
+    plt.close(fig)
+
+
+def log_frame(frame: pd.DataFrame, name: str) -> None:
+    """Log a table both as CSV (for people) and as MLflow table JSON (for the UI's artifact viewer)."""
+    mlflow.log_text(frame.to_csv(index=False), f"tables/{name}.csv")
+
+
+@contextmanager
+def child_run(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
+    """A nested run under the active one."""
+    with mlflow.start_run(run_name=name, nested=True, tags=tags) as run:
+        yield run
+
+
+def version_by_alias(client: MlflowClient, alias: str, name: str = PROPENSITY_MODEL) -> ModelVersion | None:
+    """The model version holding an alias, or None."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
