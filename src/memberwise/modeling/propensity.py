@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
+import mlflow.pyfunc
 import numpy as np
 import optuna
 import pandas as pd
@@ -227,3 +228,35 @@ def describe(feature: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{feature.replace('_', ' ')} {value:,.2f}".rstrip("0").rstrip(".")
     return f"{feature.replace('_', ' ')}: {value}"
+
+
+class PropensityPyfunc(mlflow.pyfunc.PythonModel):
+    """The MLflow packaging of a fitted PropensityModel: feature records in, probability and score out.
+
+    Services unwrap it (`unwrap_python_model().model`) to reach reasons and importance.
+    """
+
+    def __init__(self, model: PropensityModel) -> None:
+        self.model = model
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        probability = self.model.predict_proba(model_input)
+        return pd.DataFrame(
+            {"probability": probability, "score": np.floor(100 * probability + 0.5).astype(int)}
+        )
+
+
+def model_input(features: pd.DataFrame) -> pd.DataFrame:
+    """Feature records as the logged model's signature expects them: numbers as float, text as str."""
+    columns = {}
+    for name in features.columns:
+        if name in NOT_FEATURES:
+            continue
+        column = features[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            columns[name] = pd.to_numeric(column.astype("Float64"), errors="coerce").astype("float64")
+        else:
+            columns[name] = column.astype(object).where(column.notna(), None)
+    return pd.DataFrame(columns, index=features.index)
