@@ -508,3 +508,45 @@ def audience_sales(
             "buyers": "int64",
         }
     )
+
+
+def preferred_channels(wh: Warehouse, as_of: date | str) -> pd.DataFrame:
+    """Each member's preferred channel at the cutoff: where they spend and engage most.
+
+    Over the 365 days before the cutoff, each channel scores its share of the member's paid spend
+    plus its share of their interactions; the highest wins (ties: channel name). Members with neither
+    fall back to their registration channel. Orders and interactions carry the channel they came from.
+    """
+    day = as_of_date(as_of)
+    cutoff = _timestamp(day)
+    since = _timestamp(day - timedelta(days=365))
+    return _fetch(
+        wh,
+        f"""WITH {_population_cte(cutoff)}, {_known_accounts_cte(cutoff)}, {_static_cte()},
+        spend AS (
+            SELECT member_key, channel, sum(amount) / sum(sum(amount)) OVER (PARTITION BY member_key) AS share
+            FROM member_orders
+            WHERE status = 'paid' AND ordered_at >= {since} AND ordered_at < {cutoff}
+            GROUP BY member_key, channel HAVING sum(amount) > 0
+        ),
+        engagement AS (
+            SELECT member_key, channel, count(*) / sum(count(*)) OVER (PARTITION BY member_key) AS share
+            FROM member_interactions
+            WHERE occurred_at >= {since} AND occurred_at < {cutoff}
+            GROUP BY member_key, channel
+        ),
+        combined AS (
+            SELECT member_key, channel, sum(share) AS weight
+            FROM (SELECT * FROM spend UNION ALL SELECT * FROM engagement)
+            GROUP BY member_key, channel
+        ),
+        best AS (
+            SELECT member_key, arg_max(channel, (weight, channel)) AS channel
+            FROM combined GROUP BY member_key
+        )
+        SELECT p.member_id, coalesce(b.channel, s.registration_channel) AS preferred_channel
+        FROM population p
+        LEFT JOIN best b ON b.member_key = p.member_key
+        LEFT JOIN static s ON s.member_key = p.member_key
+        ORDER BY p.member_id""",
+    )

@@ -149,7 +149,7 @@ def _rekey_events(wh: Warehouse) -> None:
     wh.con.execute(
         """
         CREATE OR REPLACE TABLE member_interactions AS
-        SELECT m.member_key, i.occurred_at, i.event
+        SELECT m.member_key, i.occurred_at, i.event, i.channel
         FROM interactions i JOIN member_map m USING (channel, account_id)
         """
     )

@@ -103,9 +103,14 @@ class PropensityModel:
 
     # -- fitting ------------------------------------------------------------------------------------
     def fit(
-        self, features: pd.DataFrame, y: np.ndarray, cal_features: pd.DataFrame, y_cal: np.ndarray
+        self,
+        features: pd.DataFrame,
+        y: np.ndarray,
+        cal_features: pd.DataFrame,
+        y_cal: np.ndarray,
+        callbacks: list[Callable[..., None]] | None = None,
     ) -> PropensityModel:
-        """Fit LightGBM on (features, y), early-stopped and calibrated on the calibration members."""
+        """Fit LightGBM on (features, y), early-stopped (on AUC) and calibrated on the calibration members."""
         if self.use_bgnbd:
             inputs = bgnbd_inputs(features)
             self.bgnbd_ = BGNBD(penalizer=1e-3).fit(inputs["frequency"], inputs["recency"], inputs["T"])
@@ -113,6 +118,7 @@ class PropensityModel:
         valid = self.design_matrix(cal_features)
         params = {
             "objective": "binary",
+            "metric": "auc",
             "verbosity": -1,
             "seed": self.seed,
             "deterministic": True,
@@ -125,7 +131,7 @@ class PropensityModel:
             lgb.Dataset(train, label=np.asarray(y, dtype=float)),
             num_boost_round=self.max_rounds,
             valid_sets=[lgb.Dataset(valid, label=np.asarray(y_cal, dtype=float))],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *(callbacks or [])],
         )
         raw = self.booster_.predict(valid, num_iteration=self.booster_.best_iteration)
         self.calibrator_ = _fit_calibrator(self.calibration, raw, np.asarray(y_cal, dtype=int))
