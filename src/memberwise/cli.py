@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pandas as pd
 import typer
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from memberwise.errors import MemberwiseError
 from memberwise.settings import Settings
+
+if TYPE_CHECKING:
+    from memberwise.pipelines.retrain import RetrainSummary
 
 app = typer.Typer(
     help="memberwise: unified members, member features and marketing models for omni-channel brands.",
@@ -247,6 +250,208 @@ def demo(
         "validation_report.json\n"
         "columns are defined in docs/features.md; `memberwise --help` lists every stage"
     )
+
+
+train_app = typer.Typer(help="Train a model and register it as the challenger.", no_args_is_help=True)
+promote_app = typer.Typer(help="Run the promotion gate: challenger vs champion.", no_args_is_help=True)
+rollback_app = typer.Typer(help="Move the champion back to the previous champion.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(promote_app, name="promote")
+app.add_typer(rollback_app, name="rollback")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Experiment YAML [default: experiments/propensity.yaml]")
+]
+OptionalAsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="Cutoff date [default: the day after the snapshot date]"
+    ),
+]
+
+
+def _cutoff(as_of: datetime | None, prepared_snapshot: pd.Timestamp) -> date:
+    return as_of.date() if as_of else (prepared_snapshot.normalize() + pd.Timedelta(days=1)).date()
+
+
+@train_app.command("propensity")
+def train_propensity_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Tune (Optuna), fit, calibrate and evaluate the repurchase model; register it as challenger."""
+    from memberwise.config import load_propensity_config
+    from memberwise.pipelines.prepare import prepare
+    from memberwise.pipelines.propensity import train_propensity
+
+    cfg = load_propensity_config(config)
+    settings = _settings(snapshot_date)
+    prepared = prepare(data, settings)
+    result = train_propensity(
+        prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), cfg, settings, "manual", progress=True
+    )
+    _show(_metric_table(result.metrics), f"memberwise-propensity v{result.model_version} (challenger)")
+
+
+def _metric_table(metrics: dict[str, float]) -> pd.DataFrame:
+    names = [
+        "val_auc",
+        "baseline_rfm_auc",
+        "baseline_bgnbd_auc",
+        "val_ece",
+        "val_brier",
+        "lift_top_decile",
+        "precision_at_threshold",
+        "recall_at_threshold",
+        "selected_share",
+        "bgnbd_feature_auc_gain",
+    ]
+    return pd.DataFrame({"metric": names, "value": [f"{metrics[n]:.4f}" for n in names if n in metrics]})
+
+
+@promote_app.command("propensity")
+def promote_propensity_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Evaluate challenger and champion on the same fresh holdout; promote when the gate rules pass."""
+    from memberwise.config import load_propensity_config
+    from memberwise.pipelines.prepare import prepare
+    from memberwise.pipelines.promote import promote_propensity
+
+    cfg = load_propensity_config(config)
+    settings = _settings(snapshot_date)
+    prepared = prepare(data, settings)
+    decision = promote_propensity(
+        prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), cfg, settings
+    )
+    verdict = "[green]approved[/]" if decision.approved else "[red]rejected[/]"
+    console.print(f"challenger v{decision.challenger} {verdict} (champion was v{decision.champion}):")
+    for reason in decision.reasons:
+        console.print(f"  - {reason}")
+
+
+@rollback_app.command("propensity")
+def rollback_propensity_command() -> None:
+    """Make the previous champion the champion again."""
+    from memberwise.pipelines.promote import rollback_propensity
+
+    old, new = rollback_propensity(_settings())
+    console.print(f"champion moved back from v{old} to v{new}")
+
+
+@app.command()
+def score(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
+    as_of: OptionalAsOf = None,
+    snapshot_date: SnapshotOption = None,
+    threshold: Annotated[float | None, typer.Option(min=0, max=100, help="Selection threshold")] = None,
+) -> None:
+    """Score every member with the champion: score, selected, lifecycle, preferred channel, reasons."""
+    from memberwise.config import load_propensity_config
+    from memberwise.pipelines.prepare import prepare
+    from memberwise.pipelines.score import champion, score_members
+    from memberwise.snapshot import SCORE_COLUMNS
+
+    cut = threshold if threshold is not None else load_propensity_config(None).threshold
+    settings = _settings(snapshot_date)
+    prepared = prepare(data, settings)
+    model, version = champion(settings)
+    table = score_members(prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), model, version, cut)
+    table = table[list(SCORE_COLUMNS)]
+    if out.suffix == ".csv":
+        table = table.assign(reasons=table["reasons"].map("; ".join))
+    _write_frame(table, out)
+    chosen = int(table["selected"].sum())
+    console.print(f"{len(table):,} members scored by v{version}; {chosen:,} above {cut:g} -> {out}")
+
+
+@app.command()
+def retrain(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+    trigger: Annotated[str, typer.Option(help="Tag for the run: scheduled or manual")] = "scheduled",
+    force: Annotated[
+        bool, typer.Option(help="Retrain even if this data and config were already done")
+    ] = False,
+) -> None:
+    """The scheduled job: validate, unify, features, train, gate and refresh the served snapshot."""
+    from memberwise.config import load_propensity_config
+    from memberwise.pipelines.retrain import retrain as run_retrain
+
+    cfg = load_propensity_config(config)
+    summary = run_retrain(
+        data, _settings(snapshot_date), cfg, as_of.date() if as_of else None, trigger, force, True
+    )
+    _print_retrain(summary)
+
+
+def _print_retrain(summary: RetrainSummary) -> None:
+    if summary.skipped:
+        console.print(f"up to date: retrain run {summary.run_id} already covers this data, cutoff and config")
+        return
+    gate = summary.gate
+    verdict = "promoted to champion" if gate.approved else "rejected by the gate: " + "; ".join(gate.reasons)
+    console.print(f"retrain {summary.run_id} as of {summary.as_of}: model v{summary.model_version} {verdict}")
+    console.print(
+        f"served snapshot: {summary.snapshot.members:,} members, {summary.snapshot.selected:,} selected, "
+        f"scored by v{summary.snapshot.model_version}"
+    )
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 3000,
+) -> None:
+    """Start the BentoML service (score, select) on 127.0.0.1 with the champion and latest snapshot."""
+    import secrets
+
+    env = dict(os.environ)
+    if not env.get("MEMBERWISE_API_KEY"):
+        env["MEMBERWISE_API_KEY"] = secrets.token_urlsafe(24)
+        console.print(
+            f"MEMBERWISE_API_KEY not set; generated one for this session: {env['MEMBERWISE_API_KEY']}"
+        )
+    console.print(f"OpenAPI page: http://127.0.0.1:{port}/docs")
+    cmd = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "memberwise.serving.service:Memberwise",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    os.execvpe(cmd[0], cmd, env)
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5000) -> None:
+    """Start the MLflow UI on the project's tracking store (compare runs, versions and aliases)."""
+    settings = _settings()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        settings.tracking_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    console.print(f"MLflow UI on http://127.0.0.1:{port} (store {settings.tracking_uri})")
+    os.execvp(cmd[0], cmd)
 
 
 def main() -> None:

@@ -221,9 +221,13 @@ def register(model: PropensityModel, example: pd.DataFrame, settings: Settings) 
 
 
 def train_propensity(
-    wh: Warehouse, as_of: date, cfg: PropensityConfig, settings: Settings, trigger: str = "manual",
+    wh: Warehouse,
+    as_of: date,
+    cfg: PropensityConfig,
+    settings: Settings,
+    trigger: str = "manual",
     progress: bool = False,
-) -> TrainResult:  # fmt: skip
+) -> TrainResult:
     """One MLflow run: tune, fit, calibrate, evaluate against baselines, register as challenger."""
     configure(settings)
     window = labelled_window(wh, as_of, cfg)

@@ -1,0 +1,157 @@
+"""The promotion gate: a challenger becomes champion only if it is at least as good on fresh members.
+
+Both models score the same fresh holdout (the holdout members of the latest training window, which
+the challenger never saw). Rules from the experiment config: minimum AUC, maximum calibration error,
+maximum score-distribution shift (PSI) against the champion, and AUC no worse than the champion's.
+Every decision is a run in MLflow and a tag on the challenger version; `previous-champion` keeps the
+old champion so `rollback` can restore it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from memberwise.config import PropensityConfig
+from memberwise.errors import MemberwiseError
+from memberwise.modeling import evaluation
+from memberwise.modeling.propensity import PropensityModel
+from memberwise.pipelines.propensity import labelled_window
+from memberwise.settings import Settings
+from memberwise.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    PROPENSITY_MODEL,
+    configure,
+    experiment_id,
+    version_by_alias,
+)
+from memberwise.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateDecision:
+    """The outcome of the gate, with the reasons a marketer or analyst can read."""
+
+    challenger: str
+    champion: str | None
+    approved: bool
+    reasons: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def load_version(version: str) -> PropensityModel:
+    """The fitted PropensityModel inside a registered version."""
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{PROPENSITY_MODEL}/{version}")
+    return pyfunc.unwrap_python_model().model  # type: ignore[no-any-return]
+
+
+def judge(
+    challenger_metrics: dict[str, float],
+    champion_metrics: dict[str, float] | None,
+    psi: float | None,
+    cfg: PropensityConfig,
+) -> list[str]:
+    """The gate rules: an empty list means approved; otherwise each failed rule, in words."""
+    gate, failures = cfg.gate, []
+    auc, ece = challenger_metrics["val_auc"], challenger_metrics["val_ece"]
+    if auc < gate.min_auc:
+        failures.append(f"AUC {auc:.3f} is below the minimum {gate.min_auc:.3f}")
+    if ece > gate.max_ece:
+        failures.append(f"calibration error {ece:.3f} is above the maximum {gate.max_ece:.3f}")
+    if champion_metrics is not None:
+        best = champion_metrics["val_auc"]
+        if auc < best - gate.auc_tolerance:
+            failures.append(f"AUC {auc:.3f} is below the champion's {best:.3f}")
+    if psi is not None and psi > gate.max_psi:
+        failures.append(
+            f"score distribution shifted too much from the champion's (PSI {psi:.3f} > {gate.max_psi})"
+        )
+    return failures
+
+
+def promote_propensity(
+    wh: Warehouse, as_of: date, cfg: PropensityConfig, settings: Settings, trigger: str = "manual"
+) -> GateDecision:
+    """Evaluate challenger vs champion on the same fresh holdout and move the aliases if approved."""
+    client = configure(settings)
+    challenger = version_by_alias(client, CHALLENGER)
+    if challenger is None:
+        raise MemberwiseError("no challenger to promote: train a model first (`memberwise train propensity`)")
+    champion = version_by_alias(client, CHAMPION)
+    if champion is not None and champion.version == challenger.version:
+        return GateDecision(challenger.version, champion.version, True, ["already champion"])
+    holdout, y = labelled_window(wh, as_of, cfg).take("holdout")
+    challenger_p = load_version(challenger.version).predict_proba(holdout)
+    metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
+    champion_metrics, psi = None, None
+    if champion is not None:
+        champion_p = load_version(champion.version).predict_proba(holdout)
+        champion_metrics = evaluation.classification_metrics(y, champion_p, cfg.threshold)
+        psi = evaluation.population_stability_index(
+            evaluation.scores_from_probability(champion_p), evaluation.scores_from_probability(challenger_p)
+        )
+    failures = judge(metrics, champion_metrics, psi, cfg)
+    decision = GateDecision(
+        challenger.version,
+        champion.version if champion else None,
+        approved=not failures,
+        reasons=failures or ["meets every gate rule" + ("" if champion else " (first champion)")],
+        metrics={
+            **{f"challenger_{k}": v for k, v in metrics.items()},
+            **{f"champion_{k}": v for k, v in (champion_metrics or {}).items()},
+            **({"score_psi": psi} if psi is not None else {}),
+        },
+    )
+    _record(client, decision, as_of, trigger, settings)
+    if decision.approved:
+        if champion is not None:
+            client.set_registered_model_alias(PROPENSITY_MODEL, PREVIOUS, champion.version)
+        client.set_registered_model_alias(PROPENSITY_MODEL, CHAMPION, challenger.version)
+    log.info(
+        "gate: v%s %s (%s)",
+        challenger.version,
+        "approved" if decision.approved else "rejected",
+        "; ".join(decision.reasons),
+    )
+    return decision
+
+
+def _record(
+    client: MlflowClient, decision: GateDecision, as_of: date, trigger: str, settings: Settings
+) -> None:
+    """Log the decision as a run and tag the challenger version with it."""
+    verdict = "approved" if decision.approved else "rejected"
+    with mlflow.start_run(
+        experiment_id=experiment_id(settings, "propensity"),
+        run_name=f"gate v{decision.challenger}",
+        nested=mlflow.active_run() is not None,
+        tags={"kind": "gate", "trigger": trigger, "as_of": str(as_of), "decision": verdict},
+    ):
+        mlflow.log_params({"challenger_version": decision.challenger, "champion_version": decision.champion})
+        mlflow.log_metrics({k: float(v) for k, v in decision.metrics.items() if np.isfinite(v)})
+        mlflow.log_text("\n".join(decision.reasons), "gate_reasons.txt")
+    client.set_model_version_tag(PROPENSITY_MODEL, decision.challenger, "gate", verdict)
+    client.set_model_version_tag(
+        PROPENSITY_MODEL, decision.challenger, "gate_reason", "; ".join(decision.reasons)
+    )
+
+
+def rollback_propensity(settings: Settings) -> tuple[str, str]:
+    """Move champion back to previous-champion; returns (from version, to version)."""
+    client = configure(settings)
+    champion, previous = version_by_alias(client, CHAMPION), version_by_alias(client, PREVIOUS)
+    if champion is None or previous is None:
+        raise MemberwiseError("nothing to roll back to: there is no previous champion")
+    client.set_registered_model_alias(PROPENSITY_MODEL, CHAMPION, previous.version)
+    client.set_registered_model_alias(PROPENSITY_MODEL, PREVIOUS, champion.version)
+    client.set_model_version_tag(PROPENSITY_MODEL, champion.version, "rolled_back", "true")
+    return champion.version, previous.version

@@ -1,0 +1,75 @@
+"""Score every member with the champion: score, selection, lifecycle, preferred channel, reasons.
+
+Reasons (TreeSHAP) cost ~100x a prediction, so the served snapshot carries them for selected members
+(the ones campaigns contact); the service computes the others on request. A batch export can ask
+for every member's reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from memberwise.errors import MemberwiseError
+from memberwise.features import build_features, preferred_channels
+from memberwise.modeling.propensity import PropensityModel
+from memberwise.pipelines.promote import load_version
+from memberwise.settings import Settings
+from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
+from memberwise.tracking import CHAMPION, configure, version_by_alias
+from memberwise.warehouse import Warehouse
+
+
+def champion(settings: Settings) -> tuple[PropensityModel, str]:
+    """The champion model and its version (a clear error when none has been promoted)."""
+    version = version_by_alias(configure(settings), CHAMPION)
+    if version is None:
+        raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
+    return load_version(version.version), version.version
+
+
+def score_members(
+    wh: Warehouse,
+    as_of: date,
+    model: PropensityModel,
+    version: str,
+    threshold: float,
+    reasons_for: Literal["all", "selected"] = "all",
+) -> pd.DataFrame:
+    """One row per member: SCORE_COLUMNS first, then the member's features at as_of."""
+    features = build_features(wh, as_of)
+    channels = preferred_channels(wh, as_of)
+    probability = model.predict_proba(features)
+    score = np.floor(100 * probability + 0.5).astype(int)
+    selected = score > threshold
+    reasons: list[list[str]] = [[] for _ in range(len(features))]
+    explain = np.ones(len(features), dtype=bool) if reasons_for == "all" else selected
+    if explain.any():
+        for row, words in zip(np.flatnonzero(explain), model.reasons(features[explain]), strict=True):
+            reasons[row] = words
+    scores = pd.DataFrame(
+        {
+            "member_id": features["member_id"],
+            "score": score,
+            "probability": probability,
+            "selected": selected,
+            "lifecycle_stage": features["lifecycle_stage"],
+            "preferred_channel": channels["preferred_channel"].to_numpy(),
+            "reasons": reasons,
+            "model_version": version,
+        }
+    )
+    rest = features.drop(columns=[c for c in SCORE_COLUMNS if c in features.columns])
+    return pd.concat([scores, rest], axis=1)
+
+
+def refresh_snapshot(wh: Warehouse, as_of: date, settings: Settings, threshold: float) -> SnapshotMeta:
+    """Score everyone with the champion and atomically replace the served snapshot."""
+    model, version = champion(settings)
+    frame = score_members(wh, as_of, model, version, threshold, reasons_for="selected")
+    meta = SnapshotMeta(str(as_of), version, threshold, len(frame), int(frame["selected"].sum()))
+    write_snapshot(frame, meta, settings.snapshot_dir)
+    return meta
