@@ -96,8 +96,10 @@ def log_frame(frame: pd.DataFrame, name: str) -> None:
 
 @contextmanager
 def child_run(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
-    """A nested run under the active one."""
-    with mlflow.start_run(run_name=name, nested=True, tags=tags) as run:
+    """A nested run under the active one, in the same experiment (not MLflow's Default one)."""
+    parent = mlflow.active_run()
+    experiment = parent.info.experiment_id if parent else None
+    with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment, tags=tags) as run:
         yield run
 
 

@@ -88,21 +88,21 @@ def promote_propensity(
         raise MemberwiseError("no challenger to promote: train a model first (`memberwise train propensity`)")
     champion = version_by_alias(client, CHAMPION)
     if champion is not None and champion.version == challenger.version:
-        return GateDecision(challenger.version, champion.version, True, ["already champion"])
+        return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
     holdout, y = labelled_window(wh, as_of, cfg).take("holdout")
-    challenger_p = load_version(challenger.version).predict_proba(holdout)
+    challenger_p = load_version(str(challenger.version)).predict_proba(holdout)
     metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
     champion_metrics, psi = None, None
     if champion is not None:
-        champion_p = load_version(champion.version).predict_proba(holdout)
+        champion_p = load_version(str(champion.version)).predict_proba(holdout)
         champion_metrics = evaluation.classification_metrics(y, champion_p, cfg.threshold)
         psi = evaluation.population_stability_index(
             evaluation.scores_from_probability(champion_p), evaluation.scores_from_probability(challenger_p)
         )
     failures = judge(metrics, champion_metrics, psi, cfg)
     decision = GateDecision(
-        challenger.version,
-        champion.version if champion else None,
+        str(challenger.version),
+        str(champion.version) if champion else None,
         approved=not failures,
         reasons=failures or ["meets every gate rule" + ("" if champion else " (first champion)")],
         metrics={
@@ -154,4 +154,4 @@ def rollback_propensity(settings: Settings) -> tuple[str, str]:
     client.set_registered_model_alias(PROPENSITY_MODEL, CHAMPION, previous.version)
     client.set_registered_model_alias(PROPENSITY_MODEL, PREVIOUS, champion.version)
     client.set_model_version_tag(PROPENSITY_MODEL, champion.version, "rolled_back", "true")
-    return champion.version, previous.version
+    return str(champion.version), str(previous.version)

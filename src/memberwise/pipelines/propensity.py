@@ -34,6 +34,7 @@ from memberwise.settings import Settings
 from memberwise.tracking import (
     CHALLENGER,
     PROPENSITY_MODEL,
+    child_run,
     configure,
     data_fingerprint,
     experiment_id,
@@ -113,9 +114,7 @@ def tune(window: LabelledWindow, cfg: PropensityConfig, progress: bool = False) 
 
     def objective(trial: optuna.Trial) -> float:
         params = search_space(trial, cfg.search_space)
-        with mlflow.start_run(
-            run_name=f"trial-{trial.number:03d}", nested=True, tags={"kind": "optuna-trial"}
-        ):
+        with child_run(f"trial-{trial.number:03d}", kind="optuna-trial"):
             mlflow.log_params(params)
             model = PropensityModel(
                 params,

@@ -29,7 +29,15 @@ from memberwise.pipelines.propensity import train_propensity
 from memberwise.pipelines.score import refresh_snapshot
 from memberwise.settings import Settings
 from memberwise.snapshot import SnapshotMeta
-from memberwise.tracking import code_version, configure, data_fingerprint, experiment_id, log_frame, run_tags
+from memberwise.tracking import (
+    child_run,
+    code_version,
+    configure,
+    data_fingerprint,
+    experiment_id,
+    log_frame,
+    run_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +161,7 @@ def retrain(
 
 def _log_data_step(prepared: Prepared) -> None:
     """Child run with the contract counts, rejects and identity figures."""
-    with mlflow.start_run(run_name="validate + unify", nested=True, tags={"kind": "data"}):
+    with child_run("validate + unify", kind="data"):
         counts = prepared.data.counts
         for row in counts.itertuples(index=False):
             mlflow.log_metrics(

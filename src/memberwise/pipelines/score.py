@@ -28,7 +28,7 @@ def champion(settings: Settings) -> tuple[PropensityModel, str]:
     version = version_by_alias(configure(settings), CHAMPION)
     if version is None:
         raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
-    return load_version(version.version), version.version
+    return load_version(str(version.version)), str(version.version)
 
 
 def score_members(

@@ -1,0 +1,150 @@
+"""The propensity spine on a seeded demo brand: quality vs the planted truth, gate, retrain, rollback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from memberwise.config import GateConfig, OptunaConfig, PropensityConfig
+from memberwise.data.demo import DemoConfig, generate
+from memberwise.errors import MemberwiseError
+from memberwise.modeling.evaluation import expected_calibration_error
+from memberwise.pipelines.prepare import prepare
+from memberwise.pipelines.promote import judge, promote_propensity, rollback_propensity
+from memberwise.pipelines.propensity import labelled_window, train_propensity
+from memberwise.pipelines.retrain import exclusive_lock, retrain
+from memberwise.settings import Settings
+from memberwise.snapshot import read_snapshot
+from memberwise.tracking import CHAMPION, PREVIOUS, configure, version_by_alias
+
+AS_OF = date(2026, 11, 16)
+FAST = PropensityConfig(optuna=OptunaConfig(trials=6, timeout_seconds=120))
+
+
+@pytest.fixture(scope="module")
+def brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("propensity-brand")
+    generate(DemoConfig(members=16_000, seed=21), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(home=tmp_path_factory.mktemp("home"), snapshot_date=date(2026, 11, 15))
+
+
+@pytest.fixture(scope="module")
+def prepared(brand: Path, settings: Settings):  # noqa: ANN201
+    return prepare(brand, settings)
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, settings: Settings):  # noqa: ANN001, ANN201
+    return train_propensity(prepared.warehouse, AS_OF, FAST, settings)
+
+
+def _oracle(brand: Path, prepared, member_ids: pd.Series) -> np.ndarray:  # noqa: ANN001
+    """The planted truth: each member's true probability of buying in the horizon (0 if unknown)."""
+    truth = pd.read_parquet(brand / "truth" / "purchase_probability.parquet")
+    owners = pd.read_parquet(brand / "truth" / "account_person.parquet")
+    person = prepared.identity.member_map.merge(owners, on=["channel", "account_id"])
+    person = person.groupby("member_id")["person_id"].first()
+    p_buy = truth.set_index("person_id")["p_buy"]
+    return member_ids.map(person).map(p_buy).fillna(0.0).to_numpy()
+
+
+@pytest.mark.slow
+def test_quality_against_planted_truth_and_baselines(trained, prepared, brand: Path) -> None:  # noqa: ANN001
+    holdout, y = labelled_window(prepared.warehouse, AS_OF, FAST).take("holdout")
+    oracle_auc = roc_auc_score(y, _oracle(brand, prepared, holdout["member_id"]))
+    metrics = trained.metrics
+    assert metrics["val_auc"] >= oracle_auc - 0.03, (metrics["val_auc"], oracle_auc)
+    assert metrics["val_ece"] <= 0.03
+    assert metrics["val_auc"] > metrics["baseline_rfm_auc"] + 0.02
+    assert metrics["val_auc"] > metrics["baseline_bgnbd_auc"] + 0.02
+    assert expected_calibration_error(y, trained.model.predict_proba(holdout)) == pytest.approx(
+        metrics["val_ece"]
+    )
+
+
+@pytest.mark.slow
+def test_run_is_logged_with_stable_names_and_registered(trained, settings: Settings) -> None:  # noqa: ANN001
+    import mlflow
+
+    client = configure(settings)
+    run = client.get_run(trained.run_id)
+    for name in ("val_auc", "val_pr_auc", "val_logloss", "val_brier", "val_ece", "lift_top_decile",
+                 "precision_at_threshold", "recall_at_threshold", "selected_share", "baseline_rfm_auc",
+                 "baseline_bgnbd_auc", "bgnbd_feature_auc_gain"):  # fmt: skip
+        assert name in run.data.metrics, name
+    assert {"trigger", "code_version", "data_fingerprint", "as_of"} <= set(run.data.tags)
+    artifacts = {a.path for a in client.list_artifacts(trained.run_id, "figures")}
+    assert {f"figures/{n}.png" for n in ("roc", "calibration", "decile_lift", "score_histogram",
+                                          "feature_importance")} <= artifacts  # fmt: skip
+    trials = mlflow.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{trained.run_id}'"
+    )
+    assert len(trials) >= 1 and (trials["tags.kind"] == "optuna-trial").all()
+    version = client.get_model_version_by_alias("memberwise-propensity", "challenger")
+    assert str(version.version) == trained.model_version
+
+
+@pytest.mark.slow
+def test_gate_promotes_first_model_then_rejects_a_worse_rule_set(trained, prepared, settings) -> None:  # noqa: ANN001
+    decision = promote_propensity(prepared.warehouse, AS_OF, FAST, settings)
+    client = configure(settings)
+    assert decision.approved and str(version_by_alias(client, CHAMPION).version) == trained.model_version
+    strict = FAST.model_copy(update={"gate": GateConfig(min_auc=0.999)})
+    second = train_propensity(prepared.warehouse, AS_OF, strict, settings)
+    rejected = promote_propensity(prepared.warehouse, AS_OF, strict, settings)
+    assert not rejected.approved and "below the minimum" in rejected.reasons[0]
+    assert str(version_by_alias(client, CHAMPION).version) == trained.model_version  # unchanged
+    assert client.get_model_version("memberwise-propensity", second.model_version).tags["gate"] == "rejected"
+
+
+def test_gate_rules_in_words() -> None:
+    good = {"val_auc": 0.9, "val_ece": 0.01}
+    assert judge(good, {"val_auc": 0.88}, 0.05, FAST) == []
+    assert judge(good, {"val_auc": 0.95}, 0.05, FAST) == ["AUC 0.900 is below the champion's 0.950"]
+    assert "calibration error" in judge({"val_auc": 0.9, "val_ece": 0.2}, None, None, FAST)[0]
+    assert "PSI" in judge(good, {"val_auc": 0.9}, 0.6, FAST)[0]
+
+
+@pytest.mark.slow
+def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, snapshot_date=date(2026, 11, 15))
+    summary = retrain(brand, settings, FAST, trigger="manual")
+    assert summary.gate.approved and summary.snapshot.members > 14_000
+    snapshot, meta = read_snapshot(settings.snapshot_dir)
+    assert (snapshot["score"] > meta.threshold).sum() == meta.selected
+    assert retrain(brand, settings, FAST).skipped  # idempotent: same data, cutoff, config, code
+    with pytest.raises(MemberwiseError, match="retrain failed at step 'train'.*too little data"):
+        retrain(brand, settings, FAST, as_of=date(2023, 2, 1), force=True)  # before the brand had members
+    client = configure(settings)
+    assert str(version_by_alias(client, CHAMPION).version) == summary.model_version
+    after, _ = read_snapshot(settings.snapshot_dir)
+    pd.testing.assert_frame_equal(after, snapshot)
+    with pytest.raises(MemberwiseError, match="no previous champion"):
+        rollback_propensity(settings)
+    retrain(brand, settings, FAST, force=True)
+    old, new = rollback_propensity(settings)
+    assert new == summary.model_version and str(version_by_alias(client, PREVIOUS).version) == old
+
+
+def test_second_retrain_refuses_while_one_runs(tmp_path: Path, demo_brand: Path) -> None:
+    env = {**os.environ, "MEMBERWISE_HOME": str(tmp_path)}
+    with exclusive_lock(tmp_path / "retrain.lock"):
+        result = subprocess.run(
+            [sys.executable, "-m", "memberwise", "retrain", "--data", str(demo_brand)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert "another retrain is running" in result.stderr and "Traceback" not in result.stderr
