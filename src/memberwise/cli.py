@@ -196,62 +196,6 @@ def audience_sales_command(
     console.print(f"{table['week'].nunique()} weeks x {table['audience'].nunique()} audiences -> {out}")
 
 
-@app.command()
-def demo(
-    members: Annotated[int, typer.Option(min=100, help="Size of the generated demo brand")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the demo brand")] = 7,
-    as_of: Annotated[
-        datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff [default: snapshot]"),
-    ] = None,
-) -> None:
-    """The main job on the embedded default: demo brand -> validate -> unify -> features -> summary."""
-    from memberwise.data.demo import DemoConfig, generate
-    from memberwise.features import audience_sales, build_features
-    from memberwise.pipelines.prepare import prepare
-
-    settings = _settings()
-    cfg = DemoConfig(members=members, seed=seed)
-    data_dir = settings.demo_dir / f"brand-{members}-{seed}"
-    if not (data_dir / "truth" / "manifest.json").exists():
-        console.rule("1/4 generating the demo brand")
-        generate(cfg, data_dir, progress=True)
-    settings = settings.model_copy(update={"snapshot_date": date.fromisoformat(cfg.end)})
-    console.rule("2/4 validating and unifying members")
-    prepared = prepare(data_dir, settings)
-    prepared.data.write_report(settings.output_dir)
-    _show(prepared.data.counts, f"data contract check of {data_dir}")
-    identity = prepared.identity
-    console.print(
-        f"{identity.count('member_map'):,} accounts -> {identity.count('members'):,} unified members "
-        f"({len(identity.hubs)} hub identifiers ignored)"
-    )
-    cutoff = as_of.date() if as_of else date.fromisoformat(cfg.end) + pd.Timedelta(days=1)
-    console.rule(f"3/4 member features as of {cutoff}")
-    table = build_features(prepared.warehouse, cutoff, new_window_days=settings.new_window_days)
-    _write_frame(table, settings.output_dir / "member_features.parquet")
-    sales = audience_sales(prepared.warehouse, new_window_days=settings.new_window_days)
-    _write_frame(sales, settings.output_dir / "audience_sales.parquet")
-    console.rule("4/4 summary")
-    stages = ["active", "silent", "sleeping", "lost", "prospect"]
-    summary = (
-        table.groupby("lifecycle_stage")
-        .agg(members=("member_id", "size"), revenue_365d=("revenue_365d", "sum"))
-        .reindex(stages, fill_value=0)
-    )
-    _show(summary.round(0).astype("int64").reset_index(), "members by lifecycle stage")
-    segments = table["rfm_segment"].value_counts().rename_axis("rfm_segment").rename("members").reset_index()
-    _show(segments, "RFM segments of buyers")
-    year = sales["week"].dt.year.astype(str).rename("year")
-    yearly = sales.groupby([year, "audience"])["revenue"].sum().unstack()
-    _show(yearly.round(0).astype("int64").reset_index(), "revenue per year and audience")
-    console.print(
-        f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv, "
-        "validation_report.json\n"
-        "columns are defined in docs/features.md; `memberwise --help` lists every stage"
-    )
-
-
 train_app = typer.Typer(help="Train a model and register it as the challenger.", no_args_is_help=True)
 promote_app = typer.Typer(help="Run the promotion gate: challenger vs champion.", no_args_is_help=True)
 rollback_app = typer.Typer(help="Move the champion back to the previous champion.", no_args_is_help=True)
@@ -452,6 +396,62 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5000) -> N
     ]
     console.print(f"MLflow UI on http://127.0.0.1:{port} (store {settings.tracking_uri})")
     os.execvp(cmd[0], cmd)
+
+
+@app.command()
+def demo(
+    members: Annotated[int, typer.Option(min=100, help="Size of the generated demo brand")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the demo brand")] = 7,
+    config: ConfigOption = None,
+) -> None:
+    """The main job on the embedded default: generate the demo brand, then run the full retrain."""
+    from memberwise.config import load_propensity_config
+    from memberwise.data.demo import DemoConfig, generate
+    from memberwise.features import audience_sales, build_features
+    from memberwise.pipelines.retrain import retrain as run_retrain
+
+    settings = _settings()
+    cfg = DemoConfig(members=members, seed=seed)
+    data_dir = settings.demo_dir / f"brand-{members}-{seed}"
+    if not (data_dir / "truth" / "manifest.json").exists():
+        console.rule("1/3 generating the demo brand")
+        generate(cfg, data_dir, progress=True)
+    settings = settings.model_copy(update={"snapshot_date": date.fromisoformat(cfg.end)})
+    console.rule("2/3 retrain: validate, unify, features, train, gate, score snapshot")
+    summary = run_retrain(data_dir, settings, load_propensity_config(config), trigger="manual", progress=True)
+    _print_retrain(summary)
+    prepared = summary.prepared
+    prepared.data.write_report(settings.output_dir)
+    console.rule("3/3 summary")
+    _show(prepared.data.counts, f"data contract check of {data_dir}")
+    identity = prepared.identity
+    console.print(
+        f"{identity.count('member_map'):,} accounts -> {identity.count('members'):,} unified members "
+        f"({len(identity.hubs)} hub identifiers ignored)"
+    )
+    table = build_features(prepared.warehouse, summary.as_of, new_window_days=settings.new_window_days)
+    _write_frame(table, settings.output_dir / "member_features.parquet")
+    sales = audience_sales(prepared.warehouse, new_window_days=settings.new_window_days)
+    _write_frame(sales, settings.output_dir / "audience_sales.parquet")
+    _summarise_members(table, sales)
+    console.print(
+        f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv\n"
+        "next: `memberwise ui` (compare runs and versions in MLflow), `memberwise serve` (score/select API, "
+        "docs at http://127.0.0.1:3000/docs), notebooks/propensity-review.ipynb"
+    )
+
+
+def _summarise_members(table: pd.DataFrame, sales: pd.DataFrame) -> None:
+    stages = ["active", "silent", "sleeping", "lost", "prospect"]
+    summary = (
+        table.groupby("lifecycle_stage")
+        .agg(members=("member_id", "size"), revenue_365d=("revenue_365d", "sum"))
+        .reindex(stages, fill_value=0)
+    )
+    _show(summary.round(0).astype("int64").reset_index(), "members by lifecycle stage")
+    year = sales["week"].dt.year.astype(str).rename("year")
+    yearly = sales.groupby([year, "audience"])["revenue"].sum().unstack()
+    _show(yearly.round(0).astype("int64").reset_index(), "revenue per year and audience")
 
 
 def main() -> None:

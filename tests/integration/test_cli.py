@@ -90,13 +90,14 @@ def test_whole_file_problems_give_one_clear_line(
 def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     env_home = tmp_path / "home"
     result = subprocess.run(
-        [*CLI, "demo", "--members", "2000"],
+        [*CLI, "demo"],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "MEMBERWISE_HOME": str(env_home), "COLUMNS": "200"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     features = pd.read_parquet(env_home / "output" / "member_features.parquet")
-    assert len(features) > 1500
+    assert len(features) > 19_000
+    assert "promoted to champion" in result.stdout.replace("\n", " ")
     sales = pd.read_parquet(env_home / "output" / "audience_sales.parquet")
     assert set(sales["audience"]) == {"new_customer", "returning_customer", "new_member", "returning_member"}
 

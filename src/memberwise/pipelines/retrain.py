@@ -49,6 +49,7 @@ class RetrainSummary:
     run_id: str
     as_of: date
     skipped: bool
+    prepared: Prepared
     model_version: str | None = None
     gate: GateDecision | None = None
     snapshot: SnapshotMeta | None = None
@@ -118,7 +119,7 @@ def retrain(
             done = None if force else _already_done(settings, tags)
             if done:
                 log.info("retrain skipped: run %s already covers this data, cutoff, config and code", done)
-                return RetrainSummary(done, cutoff, skipped=True)
+                return RetrainSummary(done, cutoff, skipped=True, prepared=prepared)
             with mlflow.start_run(
                 experiment_id=experiment_id(settings, "retrain"),
                 run_name=f"retrain {cutoff}",
@@ -131,6 +132,11 @@ def retrain(
                     step = "gate"
                     decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings, trigger)
                     step = "score snapshot"
+                    if not decision.approved and decision.champion is None:
+                        raise MemberwiseError(
+                            "no champion to serve: the first model was rejected by the gate: "
+                            + "; ".join(decision.reasons)
+                        )
                     snapshot = refresh_snapshot(prepared.warehouse, cutoff, settings, cfg.threshold)
                 except Exception:
                     mlflow.set_tags({"status": "failed", "failed_step": step})
@@ -147,7 +153,7 @@ def retrain(
                     }
                 )
                 return RetrainSummary(
-                    parent.info.run_id, cutoff, False, trained.model_version, decision, snapshot
+                    parent.info.run_id, cutoff, False, prepared, trained.model_version, decision, snapshot
                 )
         except MemberwiseError as err:
             raise MemberwiseError(f"retrain failed at step '{step}': {err}") from None
