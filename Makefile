@@ -6,7 +6,7 @@ export MLFLOW_DISABLE_TELEMETRY=true
 export DO_NOT_TRACK=true
 export BENTOML_DO_NOT_TRACK=true
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench serve ui clean
 
 $(BIN)/memberwise: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,10 @@ $(BIN)/memberwise: pyproject.toml
 demo: $(BIN)/memberwise  ## set up, generate the demo brand, run the main job
 	$(BIN)/memberwise demo
 
-test: $(BIN)/memberwise  ## lint + every test, slow end-to-end ones included (CI runs exactly this)
+test: $(BIN)/memberwise  ## lint + every test, slow end-to-end ones included, + notebooks (CI runs exactly this)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -m "slow or not slow"
+	MEMBERWISE_HOME=$$(mktemp -d) $(BIN)/pytest --nbmake notebooks -p no:cacheprovider
 
 test-fast: $(BIN)/memberwise  ## the quick loop: skips tests marked slow
 	$(BIN)/pytest
@@ -28,8 +29,16 @@ lint: $(BIN)/memberwise
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-bench: $(BIN)/memberwise  ## 1M-member unify + features benchmark (several minutes)
+bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring in-process vs HTTP; training time
 	$(BIN)/python benchmarks/bench_unify_features.py
+	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_training.py
+
+serve: $(BIN)/memberwise  ## the score/select API on 127.0.0.1:3000 (after `make demo`)
+	$(BIN)/memberwise serve
+
+ui: $(BIN)/memberwise  ## the MLflow UI on 127.0.0.1:5000
+	$(BIN)/memberwise ui
 
 clean:
 	rm -rf .memberwise .pytest_cache .ruff_cache .mypy_cache
