@@ -341,12 +341,13 @@ def _print_retrain(summary: RetrainSummary) -> None:
     if summary.skipped:
         console.print(f"up to date: retrain run {summary.run_id} already covers this data, cutoff and config")
         return
-    gate = summary.gate
+    gate, snapshot = summary.gate, summary.snapshot
+    assert gate is not None and snapshot is not None  # a retrain that was not skipped has both
     verdict = "promoted to champion" if gate.approved else "rejected by the gate: " + "; ".join(gate.reasons)
     console.print(f"retrain {summary.run_id} as of {summary.as_of}: model v{summary.model_version} {verdict}")
     console.print(
-        f"served snapshot: {summary.snapshot.members:,} members, {summary.snapshot.selected:,} selected, "
-        f"scored by v{summary.snapshot.model_version}"
+        f"served snapshot: {snapshot.members:,} members, {snapshot.selected:,} selected, "
+        f"scored by v{snapshot.model_version}"
     )
 
 

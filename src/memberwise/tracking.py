@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import memberwise
+from memberwise.modeling.propensity import PropensityModel
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
@@ -101,6 +102,12 @@ def child_run(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     experiment = parent.info.experiment_id if parent else None
     with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment, tags=tags) as run:
         yield run
+
+
+def load_version(version: str) -> PropensityModel:
+    """The fitted PropensityModel inside a registered version of memberwise-propensity."""
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{PROPENSITY_MODEL}/{version}")
+    return pyfunc.unwrap_python_model().model
 
 
 def version_by_alias(client: MlflowClient, alias: str, name: str = PROPENSITY_MODEL) -> ModelVersion | None:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
-import mlflow.pyfunc
 import numpy as np
 import optuna
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -133,14 +133,15 @@ class PropensityModel:
             valid_sets=[lgb.Dataset(valid, label=np.asarray(y_cal, dtype=float))],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False), *(callbacks or [])],
         )
-        raw = self.booster_.predict(valid, num_iteration=self.booster_.best_iteration)
+        raw = np.asarray(self.booster_.predict(valid, num_iteration=self.booster_.best_iteration))
         self.calibrator_ = _fit_calibrator(self.calibration, raw, np.asarray(y_cal, dtype=int))
         return self
 
     # -- predicting ---------------------------------------------------------------------------------
     def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM probabilities."""
-        return self.booster_.predict(self.design_matrix(features), num_iteration=self.booster_.best_iteration)
+        matrix = self.design_matrix(features)
+        return np.asarray(self.booster_.predict(matrix, num_iteration=self.booster_.best_iteration))
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a paid order within the horizon."""
@@ -153,7 +154,9 @@ class PropensityModel:
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per-member log-odds contribution of every feature (TreeSHAP); the bias column is dropped."""
         matrix = self.design_matrix(features)
-        values = self.booster_.predict(matrix, num_iteration=self.booster_.best_iteration, pred_contrib=True)
+        values = np.asarray(
+            self.booster_.predict(matrix, num_iteration=self.booster_.best_iteration, pred_contrib=True)
+        )
         return pd.DataFrame(values[:, :-1], columns=self.feature_names_, index=features.index)
 
     def reasons(self, features: pd.DataFrame, k: int = 3) -> list[list[str]]:
@@ -236,7 +239,7 @@ def describe(feature: str, value: Any) -> str:
     return f"{feature.replace('_', ' ')}: {value}"
 
 
-class PropensityPyfunc(mlflow.pyfunc.PythonModel):
+class PropensityPyfunc(PythonModel):
     """The MLflow packaging of a fitted PropensityModel: feature records in, probability and score out.
 
     Services unwrap it (`unwrap_python_model().model`) to reach reasons and importance.

@@ -20,7 +20,6 @@ from mlflow.tracking import MlflowClient
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
-from memberwise.modeling.propensity import PropensityModel
 from memberwise.pipelines.propensity import labelled_window
 from memberwise.settings import Settings
 from memberwise.tracking import (
@@ -30,6 +29,7 @@ from memberwise.tracking import (
     PROPENSITY_MODEL,
     configure,
     experiment_id,
+    load_version,
     version_by_alias,
 )
 from memberwise.warehouse import Warehouse
@@ -46,12 +46,6 @@ class GateDecision:
     approved: bool
     reasons: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def load_version(version: str) -> PropensityModel:
-    """The fitted PropensityModel inside a registered version."""
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{PROPENSITY_MODEL}/{version}")
-    return pyfunc.unwrap_python_model().model  # type: ignore[no-any-return]
 
 
 def judge(

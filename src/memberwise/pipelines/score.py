@@ -16,10 +16,9 @@ import pandas as pd
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features, preferred_channels
 from memberwise.modeling.propensity import PropensityModel
-from memberwise.pipelines.promote import load_version
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
-from memberwise.tracking import CHAMPION, configure, version_by_alias
+from memberwise.tracking import CHAMPION, configure, load_version, version_by_alias
 from memberwise.warehouse import Warehouse
 
 REASONS_IN_SNAPSHOT = 100_000  # ~15 s of TreeSHAP on 2 cores

@@ -1,0 +1,204 @@
+"""A real memberwise service for the serving tests: demo brand -> model in a temp MLflow registry ->
+score snapshot -> `bentoml serve` in a subprocess, built once per session."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from memberwise import tracking
+from memberwise.data.demo import DemoConfig, generate
+from memberwise.features import build_features, repurchase_labels
+from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input
+from memberwise.pipelines.prepare import prepare
+from memberwise.settings import Settings
+from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+BENTOML = Path(sys.executable).with_name("bentoml")
+API_KEY = "test-key"
+THRESHOLD = 50.0
+TRAIN_AS_OF, SCORE_AS_OF = "2026-08-18", "2026-11-16"
+READY_TIMEOUT_S = 120
+
+
+@dataclass
+class Served:
+    """The running service and what it was built from."""
+
+    url: str
+    key: str
+    model: PropensityModel
+    version: str
+    snapshot: pd.DataFrame  # as written (SCORE_COLUMNS + features)
+    features: pd.DataFrame  # features at SCORE_AS_OF, in snapshot order
+    statuses_before_ready: list[str]
+    log: Path
+
+    def post(self, path: str, body: object = None, key: str | None = API_KEY, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        return requests.post(f"{self.url}{path}", json=body, headers=headers, timeout=60, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame, float]:
+    """Demo brand -> PropensityModel -> registered champion; returns the score-date features too."""
+    brand = home / "brand"
+    generate(DemoConfig(members=1500, seed=3), brand)
+    wh = prepare(brand, Settings(snapshot_date="2026-11-15")).warehouse
+    features = build_features(wh, TRAIN_AS_OF)
+    labels = repurchase_labels(wh, TRAIN_AS_OF, 90)
+    y = labels["repurchased"].to_numpy(dtype=bool)
+    cal = np.arange(len(features)) % 4 == 0  # a member split: every 4th member calibrates
+    # One LightGBM thread: OpenMP spin-waits make a 2-thread fit ~30x slower on a busy 2-core machine.
+    model = PropensityModel({"num_threads": 1}, max_rounds=200, seed=0).fit(
+        features[~cal], y[~cal], features[cal], y[cal]
+    )
+
+    settings = Settings(home=home)
+    tracking.configure(settings)
+    with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "propensity")):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=PropensityPyfunc(model),
+            registered_model_name=tracking.PROPENSITY_MODEL,
+            input_example=model_input(features.head(3)),
+            pip_requirements=["lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "mlflow"],
+        )
+    version = str(info.registered_model_version)
+    MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
+        tracking.PROPENSITY_MODEL, tracking.CHAMPION, version
+    )
+    return model, version, build_features(wh, SCORE_AS_OF), float(y.mean())
+
+
+def _write_snapshot(model: PropensityModel, version: str, features: pd.DataFrame, home: Path) -> pd.DataFrame:
+    """The served snapshot: reasons precomputed for selected members only ([] for the others)."""
+    probability = model.predict_proba(features)
+    score = np.floor(100 * probability + 0.5).astype(int)
+    selected = score > THRESHOLD
+    reasons: list[list[str]] = [[] for _ in range(len(features))]
+    for row, words in zip(np.flatnonzero(selected), model.reasons(features[selected]), strict=True):
+        reasons[row] = words
+    frame = pd.DataFrame(
+        {
+            "member_id": features["member_id"],
+            "score": score,
+            "probability": probability,
+            "selected": selected,
+            "lifecycle_stage": features["lifecycle_stage"],
+            "preferred_channel": features["registration_channel"],
+            "reasons": reasons,
+            "model_version": version,
+        }
+    )
+    frame = pd.concat(
+        [frame, features.drop(columns=[c for c in SCORE_COLUMNS if c in features.columns])], axis=1
+    )
+    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(frame), int(selected.sum()))
+    write_snapshot(frame, meta, Settings(home=home).snapshot_dir)
+    return frame
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`bentoml serve` on a free port, in its own process group (so teardown stops exactly it)."""
+    port = _free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BENTOML), "serve", "memberwise.serving.service:Memberwise", "--host", "127.0.0.1",
+             "--port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group we started (its pgid is our child's pid); SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def server_env(home: Path, bentoml_home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMBERWISE_", "MLFLOW_TRACKING"))}
+    env.update(
+        MEMBERWISE_HOME=str(home),
+        BENTOML_HOME=str(bentoml_home),
+        BENTOML_DO_NOT_TRACK="true",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        **extra,
+    )
+    return env
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+Built = tuple[Path, PropensityModel, str, pd.DataFrame, pd.DataFrame]
+
+
+@pytest.fixture(scope="session")
+def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    home = tmp_path_factory.mktemp("serving-home")
+    previous_uri = mlflow.get_tracking_uri()
+    try:
+        model, version, features, _ = _train_and_register(home)
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+    snapshot = _write_snapshot(model, version, features, home)
+    yield home, model, version, snapshot, features
+
+
+@pytest.fixture(scope="session")
+def served(serving_home: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home, model, version, snapshot, features = serving_home
+    bentoml_home = tmp_path_factory.mktemp("bentoml-home")
+    log = home / "server.log"
+    proc, url = start_server(server_env(home, bentoml_home, MEMBERWISE_API_KEY=API_KEY), log)
+    statuses: list[str] = []
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"bentoml serve exited with {proc.returncode}:\n{log_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"service not ready after {READY_TIMEOUT_S} s:\n{log_tail(log)}")
+            try:
+                status = requests.get(f"{url}/readyz", timeout=5).status_code
+            except requests.ConnectionError:
+                status = "unreachable"
+            if status == 200:
+                break
+            statuses.append(str(status))
+            time.sleep(0.25)
+        yield Served(url, API_KEY, model, version, snapshot, features, statuses, log)
+    finally:
+        stop_server(proc)
