@@ -86,6 +86,9 @@ def main() -> None:
     batches = [ids[i : i + args.batch] for i in range(0, len(ids) - args.batch + 1, args.batch)][:20]
     rows = sum(len(b) for b in batches)
 
+    # The server fills in missing reasons in the background once ready; do the same here so both sides
+    # answer from the same warm state.
+    state.warm_reasons()
     started = time.perf_counter()
     state.champion.model.predict_proba(state.features)
     raw = rate(
@@ -101,6 +104,7 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as bento_home:
         server = start_server(settings, port, bento_home)
+        time.sleep(max(5.0, len(ids) / 4_000))  # let the server's background reasons pass finish
         try:
             url = f"http://127.0.0.1:{port}/score"
             headers = {"Authorization": f"Bearer {KEY}"}
