@@ -19,6 +19,7 @@ from memberwise.errors import MemberwiseError
 from memberwise.settings import Settings
 
 if TYPE_CHECKING:
+    from memberwise.pipelines.prepare import Prepared
     from memberwise.pipelines.retrain import RetrainSummary
 
 app = typer.Typer(
@@ -214,8 +215,15 @@ OptionalAsOf = Annotated[
 ]
 
 
-def _cutoff(as_of: datetime | None, prepared_snapshot: pd.Timestamp) -> date:
-    return as_of.date() if as_of else (prepared_snapshot.normalize() + pd.Timedelta(days=1)).date()
+def _prepare_at(
+    data: Path, as_of: datetime | None, snapshot_date: datetime | None
+) -> tuple[Settings, Prepared, date]:
+    """Settings, the prepared warehouse and the cutoff (default: the day after the snapshot)."""
+    from memberwise.pipelines.prepare import prepare
+
+    settings = _settings(snapshot_date)
+    prepared = prepare(data, settings)
+    return settings, prepared, as_of.date() if as_of else prepared.default_as_of
 
 
 @train_app.command("propensity")
@@ -227,15 +235,11 @@ def train_propensity_command(
 ) -> None:
     """Tune (Optuna), fit, calibrate and evaluate the repurchase model; register it as challenger."""
     from memberwise.config import load_propensity_config
-    from memberwise.pipelines.prepare import prepare
     from memberwise.pipelines.propensity import train_propensity
 
     cfg = load_propensity_config(config)
-    settings = _settings(snapshot_date)
-    prepared = prepare(data, settings)
-    result = train_propensity(
-        prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), cfg, settings, "manual", progress=True
-    )
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    result = train_propensity(prepared.warehouse, cutoff, cfg, settings, "manual", progress=True)
     _show(_metric_table(result.metrics), f"memberwise-propensity v{result.model_version} (challenger)")
 
 
@@ -252,7 +256,8 @@ def _metric_table(metrics: dict[str, float]) -> pd.DataFrame:
         "selected_share",
         "bgnbd_feature_auc_gain",
     ]
-    return pd.DataFrame({"metric": names, "value": [f"{metrics[n]:.4f}" for n in names if n in metrics]})
+    shown = [n for n in names if n in metrics]
+    return pd.DataFrame({"metric": shown, "value": [f"{metrics[n]:.4f}" for n in shown]})
 
 
 @promote_app.command("propensity")
@@ -264,15 +269,11 @@ def promote_propensity_command(
 ) -> None:
     """Evaluate challenger and champion on the same fresh holdout; promote when the gate rules pass."""
     from memberwise.config import load_propensity_config
-    from memberwise.pipelines.prepare import prepare
     from memberwise.pipelines.promote import promote_propensity
 
     cfg = load_propensity_config(config)
-    settings = _settings(snapshot_date)
-    prepared = prepare(data, settings)
-    decision = promote_propensity(
-        prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), cfg, settings
-    )
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings)
     verdict = "[green]approved[/]" if decision.approved else "[red]rejected[/]"
     console.print(f"challenger v{decision.challenger} {verdict} (champion was v{decision.champion}):")
     for reason in decision.reasons:
@@ -298,15 +299,13 @@ def score(
 ) -> None:
     """Score every member with the champion: score, selected, lifecycle, preferred channel, reasons."""
     from memberwise.config import load_propensity_config
-    from memberwise.pipelines.prepare import prepare
     from memberwise.pipelines.score import champion, score_members
     from memberwise.snapshot import SCORE_COLUMNS
 
     cut = threshold if threshold is not None else load_propensity_config(None).threshold
-    settings = _settings(snapshot_date)
-    prepared = prepare(data, settings)
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
     model, version = champion(settings)
-    table = score_members(prepared.warehouse, _cutoff(as_of, prepared.data.snapshot_at), model, version, cut)
+    table = score_members(prepared.warehouse, cutoff, model, version, cut)
     table = table[list(SCORE_COLUMNS)]
     if out.suffix == ".csv":
         table = table.assign(reasons=table["reasons"].map("; ".join))

@@ -25,6 +25,11 @@ class Prepared:
     warehouse: Warehouse
     identity: IdentityResult
 
+    @property
+    def default_as_of(self) -> date:
+        """The day after the data snapshot: the cutoff that uses every complete day of data."""
+        return (self.data.snapshot_at.normalize() + pd.Timedelta(days=1)).date()
+
 
 def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
     """The last instant of the snapshot day (default today): later events are rejected."""

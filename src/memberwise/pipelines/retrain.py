@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -108,7 +108,7 @@ def retrain(
         step = "validate + unify"
         try:
             prepared = prepare(data_dir, settings)
-            cutoff = as_of or (prepared.data.snapshot_at.normalize() + timedelta(days=1)).date()
+            cutoff = as_of or prepared.default_as_of
             tags = run_tags(
                 trigger,
                 data_fingerprint(prepared.warehouse),
