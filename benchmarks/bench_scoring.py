@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
+from memberwise.serving import serve_command
 from memberwise.serving.service import load_state
 from memberwise.settings import Settings
 
@@ -48,17 +48,7 @@ def start_server(settings: Settings, port: int, bento_home: str) -> subprocess.P
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "memberwise.serving.service:Memberwise",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    cmd = serve_command(port)
     server = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -357,6 +357,8 @@ def serve(
     """Start the BentoML service (score, select) on 127.0.0.1 with the champion and latest snapshot."""
     import secrets
 
+    from memberwise.serving import serve_command
+
     env = dict(os.environ)
     if not env.get("MEMBERWISE_API_KEY"):
         env["MEMBERWISE_API_KEY"] = secrets.token_urlsafe(24)
@@ -364,17 +366,7 @@ def serve(
             f"MEMBERWISE_API_KEY not set; generated one for this session: {env['MEMBERWISE_API_KEY']}"
         )
     console.print(f"OpenAPI page: http://127.0.0.1:{port}/docs")
-    cmd = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "memberwise.serving.service:Memberwise",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    cmd = serve_command(port)
     os.execvpe(cmd[0], cmd, env)
 
 

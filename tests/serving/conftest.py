@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -18,13 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from mlflow.tracking import MlflowClient
 
 from memberwise import tracking
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.features import build_features, repurchase_labels
-from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input
+from memberwise.modeling.propensity import PropensityModel
 from memberwise.pipelines.prepare import prepare
+from memberwise.pipelines.propensity import register
+from memberwise.pipelines.score import score_members
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
 
@@ -60,11 +62,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame, float]:
-    """Demo brand -> PropensityModel -> registered champion; returns the score-date features too."""
+def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame]:
+    """Demo brand -> PropensityModel -> registered champion -> served snapshot (the pipeline's own code).
+
+    Returns the model, its version and the snapshot as written (SCORE_COLUMNS + features).
+    """
     brand = home / "brand"
     generate(DemoConfig(members=1500, seed=3), brand)
-    wh = prepare(brand, Settings(snapshot_date="2026-11-15")).warehouse
+    settings = Settings(home=home, snapshot_date="2026-11-15")
+    wh = prepare(brand, settings).warehouse
     features = build_features(wh, TRAIN_AS_OF)
     labels = repurchase_labels(wh, TRAIN_AS_OF, 90)
     y = labels["repurchased"].to_numpy(dtype=bool)
@@ -73,50 +79,14 @@ def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame,
     model = PropensityModel({"num_threads": 1}, max_rounds=200, seed=0).fit(
         features[~cal], y[~cal], features[cal], y[cal]
     )
-
-    settings = Settings(home=home)
-    tracking.configure(settings)
+    client = tracking.configure(settings)
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "propensity")):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=PropensityPyfunc(model),
-            registered_model_name=tracking.PROPENSITY_MODEL,
-            input_example=model_input(features.head(3)),
-            pip_requirements=["lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "mlflow"],
-        )
-    version = str(info.registered_model_version)
-    MlflowClient(settings.tracking_uri, settings.tracking_uri).set_registered_model_alias(
-        tracking.PROPENSITY_MODEL, tracking.CHAMPION, version
-    )
-    return model, version, build_features(wh, SCORE_AS_OF), float(y.mean())
-
-
-def _write_snapshot(model: PropensityModel, version: str, features: pd.DataFrame, home: Path) -> pd.DataFrame:
-    """The served snapshot: reasons precomputed for selected members only ([] for the others)."""
-    probability = model.predict_proba(features)
-    score = np.floor(100 * probability + 0.5).astype(int)
-    selected = score > THRESHOLD
-    reasons: list[list[str]] = [[] for _ in range(len(features))]
-    for row, words in zip(np.flatnonzero(selected), model.reasons(features[selected]), strict=True):
-        reasons[row] = words
-    frame = pd.DataFrame(
-        {
-            "member_id": features["member_id"],
-            "score": score,
-            "probability": probability,
-            "selected": selected,
-            "lifecycle_stage": features["lifecycle_stage"],
-            "preferred_channel": features["registration_channel"],
-            "reasons": reasons,
-            "model_version": version,
-        }
-    )
-    frame = pd.concat(
-        [frame, features.drop(columns=[c for c in SCORE_COLUMNS if c in features.columns])], axis=1
-    )
-    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(frame), int(selected.sum()))
-    write_snapshot(frame, meta, Settings(home=home).snapshot_dir)
-    return frame
+        version = register(model, features.head(5), settings)
+    client.set_registered_model_alias(tracking.PROPENSITY_MODEL, tracking.CHAMPION, version)
+    snapshot = score_members(wh, date.fromisoformat(SCORE_AS_OF), model, version, THRESHOLD, "selected")
+    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(snapshot), int(snapshot["selected"].sum()))
+    write_snapshot(snapshot, meta, settings.snapshot_dir)
+    return model, version, snapshot
 
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -170,10 +140,10 @@ def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     home = tmp_path_factory.mktemp("serving-home")
     previous_uri = mlflow.get_tracking_uri()
     try:
-        model, version, features, _ = _train_and_register(home)
+        model, version, snapshot = _train_and_register(home)
     finally:
         mlflow.set_tracking_uri(previous_uri)
-    snapshot = _write_snapshot(model, version, features, home)
+    features = snapshot.drop(columns=[c for c in SCORE_COLUMNS if c not in ("member_id", "lifecycle_stage")])
     yield home, model, version, snapshot, features
 
 
