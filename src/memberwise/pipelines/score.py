@@ -21,7 +21,7 @@ from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
 from memberwise.tracking import CHAMPION, configure, load_version, version_by_alias
 from memberwise.warehouse import Warehouse
 
-REASONS_IN_SNAPSHOT = 100_000  # ~15 s of TreeSHAP on 2 cores
+REASONS_IN_SNAPSHOT = 20_000  # TreeSHAP: ~6k rows/s for a small model, a few hundred for a big one
 
 
 def champion(settings: Settings) -> tuple[PropensityModel, str]:
