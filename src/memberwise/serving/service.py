@@ -51,7 +51,7 @@ ALLOW_NO_AUTH_ENV = "MEMBERWISE_ALLOW_NO_AUTH"
 # Columns `modeling.baselines.bgnbd_inputs` reads to build the BG/NBD features.
 BGNBD_INPUT_COLUMNS = ("days_since_first_purchase", "days_since_last_purchase", "orders_total")
 # Members whose missing reasons are computed in the background after start (~300 bytes each).
-WARM_REASONS_LIMIT = 250_000
+WARM_REASONS_LIMIT = 50_000  # background TreeSHAP; big models explain only a few hundred rows/s
 # Snapshot columns that are outputs, not member features (lifecycle_stage is both).
 _OUTPUT_COLUMNS = [c for c in SCORE_COLUMNS if c not in ("member_id", "lifecycle_stage")]
 
