@@ -91,7 +91,7 @@ def log_figure(fig: Figure, name: str) -> None:
 
 
 def log_frame(frame: pd.DataFrame, name: str) -> None:
-    """Log a table both as CSV (for people) and as MLflow table JSON (for the UI's artifact viewer)."""
+    """Log a table as tables/<name>.csv (readable in the MLflow UI's artifact viewer)."""
     mlflow.log_text(frame.to_csv(index=False), f"tables/{name}.csv")
 
 

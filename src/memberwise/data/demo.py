@@ -107,7 +107,6 @@ COST_DELIVERY = {"paid_media": 1.50, "private_domain": 0.0}
 COST_PROMOTION = {"none": 0.0, "small_coupon": 2.0, "deep_discount": 8.0}
 TREATMENT_SHARE = 0.85
 
-DAY = np.timedelta64(1, "D")
 SECONDS_PER_DAY = 86_400
 
 

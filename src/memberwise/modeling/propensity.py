@@ -26,7 +26,6 @@ from memberwise.modeling.baselines import BGNBD, bgnbd_inputs
 # Feature-table columns that are identifiers, timestamps or too fine-grained to learn from.
 NOT_FEATURES = ("member_id", "as_of", "first_purchase_at", "birth_year", "province", "city")
 BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_expected_purchases")
-HORIZON_WEEKS_DEFAULT = 90 / 7
 
 
 def search_space(trial: optuna.Trial, space: SearchSpaceConfig) -> dict[str, Any]:

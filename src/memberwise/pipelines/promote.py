@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
-from memberwise.pipelines.propensity import labelled_window
+from memberwise.pipelines.propensity import LabelledWindow, labelled_window
 from memberwise.settings import Settings
 from memberwise.tracking import (
     CHALLENGER,
@@ -73,9 +73,17 @@ def judge(
 
 
 def promote_propensity(
-    wh: Warehouse, as_of: date, cfg: PropensityConfig, settings: Settings, trigger: str = "manual"
+    wh: Warehouse,
+    as_of: date,
+    cfg: PropensityConfig,
+    settings: Settings,
+    trigger: str = "manual",
+    window: LabelledWindow | None = None,
 ) -> GateDecision:
-    """Evaluate challenger vs champion on the same fresh holdout and move the aliases if approved."""
+    """Evaluate challenger vs champion on the same fresh holdout and move the aliases if approved.
+
+    `window` is the labelled window at `as_of` when the caller already built it (a retrain has).
+    """
     client = configure(settings)
     challenger = version_by_alias(client, CHALLENGER)
     if challenger is None:
@@ -83,7 +91,7 @@ def promote_propensity(
     champion = version_by_alias(client, CHAMPION)
     if champion is not None and champion.version == challenger.version:
         return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
-    holdout, y = labelled_window(wh, as_of, cfg).take("holdout")
+    holdout, y = (window or labelled_window(wh, as_of, cfg)).take("holdout")
     challenger_p = load_version(str(challenger.version)).predict_proba(holdout)
     metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
     champion_metrics, psi = None, None

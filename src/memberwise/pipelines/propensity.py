@@ -69,6 +69,7 @@ class TrainResult:
     model_version: str
     metrics: dict[str, float]
     model: PropensityModel
+    window: LabelledWindow  # reused by the gate, so a retrain computes the window's features once
 
 
 def member_parts(member_ids: pd.Series, split: SplitConfig) -> np.ndarray:
@@ -267,7 +268,7 @@ def train_propensity(
         version = register(model, window.take("holdout")[0].head(5), settings)
         mlflow.set_tag("model_version", version)
     log.info("propensity v%s: holdout AUC %.3f, ECE %.3f", version, metrics["val_auc"], metrics["val_ece"])
-    return TrainResult(run.info.run_id, version, metrics, model)
+    return TrainResult(run.info.run_id, version, metrics, model, window)
 
 
 def _run_params(cfg: PropensityConfig, as_of: date) -> dict[str, object]:

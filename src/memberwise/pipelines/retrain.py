@@ -130,7 +130,9 @@ def retrain(
                     step = "train"
                     trained = train_propensity(prepared.warehouse, cutoff, cfg, settings, trigger, progress)
                     step = "gate"
-                    decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings, trigger)
+                    decision = promote_propensity(
+                        prepared.warehouse, cutoff, cfg, settings, trigger, trained.window
+                    )
                     step = "score snapshot"
                     if not decision.approved and decision.champion is None:
                         raise MemberwiseError(
