@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memberwise.errors import MemberwiseError
 
-DEFAULT_PROPENSITY_CONFIG = Path("experiments/propensity.yaml")
+EXPERIMENTS_DIR = Path("experiments")
 
 
 class _Strict(BaseModel):
@@ -82,15 +82,18 @@ class PropensityConfig(_Strict):
     gate: GateConfig = GateConfig()
 
 
-def load_propensity_config(path: Path | None) -> PropensityConfig:
-    """Read and validate a propensity YAML; defaults when no file is given or the default is absent."""
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def load_config(model: type[ConfigT], path: Path | None, default_name: str) -> ConfigT:
+    """Read and validate an experiment YAML; defaults if no path is given and experiments/<name> is absent."""
     if path is None:
-        path = DEFAULT_PROPENSITY_CONFIG
+        path = EXPERIMENTS_DIR / default_name
         if not path.exists():
-            return PropensityConfig()
+            return model()
     try:
         raw = yaml.safe_load(path.read_text()) or {}
-        return PropensityConfig.model_validate(raw)
+        return model.model_validate(raw)
     except FileNotFoundError:
         raise MemberwiseError(f"{path}: config file not found") from None
     except yaml.YAMLError as err:
@@ -98,3 +101,8 @@ def load_propensity_config(path: Path | None) -> PropensityConfig:
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise MemberwiseError(f"{path}: {problems}") from None
+
+
+def load_propensity_config(path: Path | None) -> PropensityConfig:
+    """The propensity config (experiments/propensity.yaml by default)."""
+    return load_config(PropensityConfig, path, "propensity.yaml")

@@ -21,7 +21,16 @@ from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
 PROPENSITY_MODEL = "memberwise-propensity"
-EXPERIMENTS = {"propensity": "memberwise-propensity", "retrain": "memberwise-retrain"}
+PERSONAS_MODEL = "memberwise-personas"
+FORECAST_MODEL = "memberwise-forecast"
+EXPERIMENTS = {
+    "propensity": "memberwise-propensity",
+    "personas": "memberwise-personas",
+    "forecast": "memberwise-forecast",
+    "gap": "memberwise-gap",
+    "budget": "memberwise-budget",
+    "retrain": "memberwise-retrain",
+}
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 _TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "BENTOML_DO_NOT_TRACK": "true"}
 
