@@ -10,42 +10,25 @@ old champion so `rollback` can restore it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date
-
-import mlflow
-import numpy as np
-from mlflow.tracking import MlflowClient
 
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
+from memberwise.pipelines.gate import GateDecision, decide, rollback, settle
 from memberwise.pipelines.propensity import LabelledWindow, labelled_window
 from memberwise.settings import Settings
 from memberwise.tracking import (
     CHALLENGER,
     CHAMPION,
-    PREVIOUS,
     PROPENSITY_MODEL,
     configure,
-    experiment_id,
     load_version,
     version_by_alias,
 )
 from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GateDecision:
-    """The outcome of the gate, with the reasons a marketer or analyst can read."""
-
-    challenger: str
-    champion: str | None
-    approved: bool
-    reasons: list[str] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def judge(
@@ -102,22 +85,17 @@ def promote_propensity(
             evaluation.scores_from_probability(champion_p), evaluation.scores_from_probability(challenger_p)
         )
     failures = judge(metrics, champion_metrics, psi, cfg)
-    decision = GateDecision(
+    decision = decide(
         str(challenger.version),
         str(champion.version) if champion else None,
-        approved=not failures,
-        reasons=failures or ["meets every gate rule" + ("" if champion else " (first champion)")],
-        metrics={
+        failures,
+        {
             **{f"challenger_{k}": v for k, v in metrics.items()},
             **{f"champion_{k}": v for k, v in (champion_metrics or {}).items()},
             **({"score_psi": psi} if psi is not None else {}),
         },
     )
-    _record(client, decision, as_of, trigger, settings)
-    if decision.approved:
-        if champion is not None:
-            client.set_registered_model_alias(PROPENSITY_MODEL, PREVIOUS, champion.version)
-        client.set_registered_model_alias(PROPENSITY_MODEL, CHAMPION, challenger.version)
+    settle(client, PROPENSITY_MODEL, "propensity", decision, as_of, trigger, settings)
     log.info(
         "gate: v%s %s (%s)",
         challenger.version,
@@ -127,33 +105,6 @@ def promote_propensity(
     return decision
 
 
-def _record(
-    client: MlflowClient, decision: GateDecision, as_of: date, trigger: str, settings: Settings
-) -> None:
-    """Log the decision as a run and tag the challenger version with it."""
-    verdict = "approved" if decision.approved else "rejected"
-    with mlflow.start_run(
-        experiment_id=experiment_id(settings, "propensity"),
-        run_name=f"gate v{decision.challenger}",
-        nested=mlflow.active_run() is not None,
-        tags={"kind": "gate", "trigger": trigger, "as_of": str(as_of), "decision": verdict},
-    ):
-        mlflow.log_params({"challenger_version": decision.challenger, "champion_version": decision.champion})
-        mlflow.log_metrics({k: float(v) for k, v in decision.metrics.items() if np.isfinite(v)})
-        mlflow.log_text("\n".join(decision.reasons), "gate_reasons.txt")
-    client.set_model_version_tag(PROPENSITY_MODEL, decision.challenger, "gate", verdict)
-    client.set_model_version_tag(
-        PROPENSITY_MODEL, decision.challenger, "gate_reason", "; ".join(decision.reasons)
-    )
-
-
 def rollback_propensity(settings: Settings) -> tuple[str, str]:
-    """Move champion back to previous-champion; returns (from version, to version)."""
-    client = configure(settings)
-    champion, previous = version_by_alias(client, CHAMPION), version_by_alias(client, PREVIOUS)
-    if champion is None or previous is None:
-        raise MemberwiseError("nothing to roll back to: there is no previous champion")
-    client.set_registered_model_alias(PROPENSITY_MODEL, CHAMPION, previous.version)
-    client.set_registered_model_alias(PROPENSITY_MODEL, PREVIOUS, champion.version)
-    client.set_model_version_tag(PROPENSITY_MODEL, champion.version, "rolled_back", "true")
-    return str(champion.version), str(previous.version)
+    """Move the propensity champion back to previous-champion; returns (from version, to version)."""
+    return rollback(settings, PROPENSITY_MODEL)

@@ -23,8 +23,9 @@ import mlflow
 
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
+from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.prepare import Prepared, prepare
-from memberwise.pipelines.promote import GateDecision, promote_propensity
+from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
 from memberwise.pipelines.score import refresh_snapshot
 from memberwise.settings import Settings
