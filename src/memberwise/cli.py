@@ -19,6 +19,7 @@ from memberwise.errors import MemberwiseError
 from memberwise.settings import Settings
 
 if TYPE_CHECKING:
+    from memberwise.pipelines.gate import GateDecision
     from memberwise.pipelines.prepare import Prepared
     from memberwise.pipelines.retrain import RetrainSummary
 
@@ -205,7 +206,11 @@ app.add_typer(promote_app, name="promote")
 app.add_typer(rollback_app, name="rollback")
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Experiment YAML [default: experiments/propensity.yaml]")
+    Path | None, typer.Option("--config", help="Experiment YAML [default: experiments/<model>.yaml]")
+]
+ConfigDirOption = Annotated[
+    Path | None,
+    typer.Option("--config-dir", help="Directory of the models' YAML files [default: experiments/]"),
 ]
 OptionalAsOf = Annotated[
     datetime | None,
@@ -273,7 +278,10 @@ def promote_propensity_command(
 
     cfg = load_propensity_config(config)
     settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
-    decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings)
+    _print_decision(promote_propensity(prepared.warehouse, cutoff, cfg, settings))
+
+
+def _print_decision(decision: GateDecision) -> None:
     verdict = "[green]approved[/]" if decision.approved else "[red]rejected[/]"
     console.print(f"challenger v{decision.challenger} {verdict} (champion was v{decision.champion}):")
     for reason in decision.reasons:
@@ -289,6 +297,50 @@ def rollback_propensity_command() -> None:
     console.print(f"champion moved back from v{old} to v{new}")
 
 
+@train_app.command("personas")
+def train_personas_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Cluster recent buyers (KMeans, k by silhouette + stability), name the personas, register challenger."""
+    from memberwise.config import load_personas_config
+    from memberwise.pipelines.personas import train_personas
+
+    cfg = load_personas_config(config)
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    result = train_personas(prepared.warehouse, cutoff, cfg, settings)
+    shown = result.model.personas_[["persona_id", "name", "member_share", "revenue_share", "description"]]
+    _show(shown.round(3), f"memberwise-personas v{result.model_version} (challenger), k={result.model.k_}")
+
+
+@promote_app.command("personas")
+def promote_personas_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Promote the personas challenger when it is stable and no persona is too small."""
+    from memberwise.config import load_personas_config
+    from memberwise.pipelines.personas import promote_personas
+
+    cfg = load_personas_config(config)
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    _print_decision(promote_personas(prepared.warehouse, cutoff, cfg, settings))
+
+
+@rollback_app.command("personas")
+def rollback_personas_command() -> None:
+    """Make the previous personas champion the champion again."""
+    from memberwise.pipelines.gate import rollback
+    from memberwise.tracking import PERSONAS_MODEL
+
+    old, new = rollback(_settings(), PERSONAS_MODEL)
+    console.print(f"personas champion moved back from v{old} to v{new}")
+
+
 @app.command()
 def score(
     data: DataOption,
@@ -299,13 +351,15 @@ def score(
 ) -> None:
     """Score every member with the champion: score, selected, lifecycle, preferred channel, reasons."""
     from memberwise.config import load_propensity_config
+    from memberwise.pipelines.personas import champion_personas
     from memberwise.pipelines.score import champion, score_members
     from memberwise.snapshot import SCORE_COLUMNS
 
     cut = threshold if threshold is not None else load_propensity_config(None).threshold
     settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
     model, version = champion(settings)
-    table = score_members(prepared.warehouse, cutoff, model, version, cut)
+    personas = champion_personas(settings)
+    table = score_members(prepared.warehouse, cutoff, model, version, cut, personas=personas and personas[0])
     table = table[list(SCORE_COLUMNS)]
     if out.suffix == ".csv":
         table = table.assign(reasons=table["reasons"].map("; ".join))
@@ -318,18 +372,18 @@ def score(
 def retrain(
     data: DataOption,
     as_of: OptionalAsOf = None,
-    config: ConfigOption = None,
+    config_dir: ConfigDirOption = None,
     snapshot_date: SnapshotOption = None,
     trigger: Annotated[str, typer.Option(help="Tag for the run: scheduled or manual")] = "scheduled",
     force: Annotated[
         bool, typer.Option(help="Retrain even if this data and config were already done")
     ] = False,
 ) -> None:
-    """The scheduled job: validate, unify, features, train, gate and refresh the served snapshot."""
-    from memberwise.config import load_propensity_config
+    """The scheduled job: validate, unify, train every model, gate each, refresh the served snapshot."""
+    from memberwise.config import load_retrain_config
     from memberwise.pipelines.retrain import retrain as run_retrain
 
-    cfg = load_propensity_config(config)
+    cfg = load_retrain_config(config_dir)
     summary = run_retrain(
         data, _settings(snapshot_date), cfg, as_of.date() if as_of else None, trigger, force, True
     )
@@ -344,9 +398,13 @@ def _print_retrain(summary: RetrainSummary) -> None:
     assert gate is not None and snapshot is not None  # a retrain that was not skipped has both
     verdict = "promoted to champion" if gate.approved else "rejected by the gate: " + "; ".join(gate.reasons)
     console.print(f"retrain {summary.run_id} as of {summary.as_of}: model v{summary.model_version} {verdict}")
+    if summary.personas_gate is not None:
+        personas = summary.personas_gate
+        outcome = "promoted" if personas.approved else "rejected: " + "; ".join(personas.reasons)
+        console.print(f"personas v{summary.personas_version} {outcome}")
     console.print(
         f"served snapshot: {snapshot.members:,} members, {snapshot.selected:,} selected, "
-        f"scored by v{snapshot.model_version}"
+        f"scored by v{snapshot.model_version}, personas v{snapshot.personas_version}"
     )
 
 
@@ -394,10 +452,10 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 5000) -> N
 def demo(
     members: Annotated[int, typer.Option(min=100, help="Size of the generated demo brand")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the demo brand")] = 7,
-    config: ConfigOption = None,
+    config_dir: ConfigDirOption = None,
 ) -> None:
     """The main job on the embedded default: generate the demo brand, then run the full retrain."""
-    from memberwise.config import load_propensity_config
+    from memberwise.config import load_retrain_config
     from memberwise.data.demo import DemoConfig, generate
     from memberwise.features import audience_sales, build_features
     from memberwise.pipelines.retrain import retrain as run_retrain
@@ -410,7 +468,8 @@ def demo(
         generate(cfg, data_dir, progress=True)
     settings = settings.model_copy(update={"snapshot_date": date.fromisoformat(cfg.end)})
     console.rule("2/3 retrain: validate, unify, features, train, gate, score snapshot")
-    summary = run_retrain(data_dir, settings, load_propensity_config(config), trigger="manual", progress=True)
+    configs = load_retrain_config(config_dir)
+    summary = run_retrain(data_dir, settings, configs, trigger="manual", progress=True)
     _print_retrain(summary)
     prepared = summary.prepared
     prepared.data.write_report(settings.output_dir)

@@ -17,8 +17,8 @@ SNAPSHOT_FILE = "latest.parquet"
 META_FILE = "latest.json"
 # The columns the service answers from; the member feature columns follow them in the file.
 SCORE_COLUMNS = (
-    "member_id", "score", "probability", "selected", "lifecycle_stage", "preferred_channel", "reasons",
-    "model_version",
+    "member_id", "score", "probability", "selected", "lifecycle_stage", "preferred_channel", "persona_id",
+    "persona", "reasons", "model_version",
 )  # fmt: skip
 
 
@@ -31,6 +31,7 @@ class SnapshotMeta:
     threshold: float
     members: int
     selected: int
+    personas_version: str | None = None  # the personas model behind `persona` (None: no personas yet)
 
 
 def write_snapshot(frame: pd.DataFrame, meta: SnapshotMeta, directory: Path) -> Path:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from memberwise.config import GateConfig, OptunaConfig, PropensityConfig
+from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, RetrainConfig
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.modeling.evaluation import expected_calibration_error
@@ -27,6 +27,7 @@ from memberwise.tracking import CHAMPION, PREVIOUS, configure, version_by_alias
 
 AS_OF = date(2026, 11, 16)
 FAST = PropensityConfig(optuna=OptunaConfig(trials=6, timeout_seconds=120))
+FAST_RETRAIN = RetrainConfig(propensity=FAST)
 
 
 @pytest.fixture(scope="module")
@@ -121,20 +122,24 @@ def test_gate_rules_in_words() -> None:
 @pytest.mark.slow
 def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, snapshot_date=date(2026, 11, 15))
-    summary = retrain(brand, settings, FAST, trigger="manual")
+    summary = retrain(brand, settings, FAST_RETRAIN, trigger="manual")
     assert summary.gate.approved and summary.snapshot.members > 14_000
     snapshot, meta = read_snapshot(settings.snapshot_dir)
     assert (snapshot["score"] > meta.threshold).sum() == meta.selected
-    assert retrain(brand, settings, FAST).skipped  # idempotent: same data, cutoff, config, code
-    with pytest.raises(MemberwiseError, match="retrain failed at step 'train'.*too little data"):
-        retrain(brand, settings, FAST, as_of=date(2023, 2, 1), force=True)  # before the brand had members
+    assert summary.personas_gate.approved and meta.personas_version == summary.personas_version
+    recent = snapshot["orders_365d"].fillna(0) > 0
+    assert snapshot.loc[recent, "persona"].notna().all() and snapshot.loc[~recent, "persona"].isna().all()
+    assert retrain(brand, settings, FAST_RETRAIN).skipped  # idempotent: same data, cutoff, config, code
+    too_early = date(2023, 2, 1)  # before the brand had members
+    with pytest.raises(MemberwiseError, match="retrain failed at step 'train propensity'.*too little data"):
+        retrain(brand, settings, FAST_RETRAIN, as_of=too_early, force=True)
     client = configure(settings)
     assert str(version_by_alias(client, CHAMPION).version) == summary.model_version
     after, _ = read_snapshot(settings.snapshot_dir)
     pd.testing.assert_frame_equal(after, snapshot)
     with pytest.raises(MemberwiseError, match="no previous champion"):
         rollback_propensity(settings)
-    retrain(brand, settings, FAST, force=True)
+    retrain(brand, settings, FAST_RETRAIN, force=True)
     old, new = rollback_propensity(settings)
     assert new == summary.model_version and str(version_by_alias(client, PREVIOUS).version) == old
 

@@ -1,4 +1,4 @@
-"""The scheduled job: validate -> unify -> features -> train -> gate -> score snapshot, under one MLflow run.
+"""The scheduled job: validate -> unify -> train each model -> gate each -> score snapshot, one MLflow run.
 
 Safe to run from cron: a lock file keeps two runs from overlapping; a run whose data fingerprint,
 cutoff, config and code match the last successful one is skipped (idempotent); any failure leaves the
@@ -21,9 +21,11 @@ from pathlib import Path
 
 import mlflow
 
-from memberwise.config import PropensityConfig
+from memberwise.config import RetrainConfig
 from memberwise.errors import MemberwiseError
+from memberwise.features import build_features
 from memberwise.pipelines.gate import GateDecision
+from memberwise.pipelines.personas import promote_personas, train_personas
 from memberwise.pipelines.prepare import Prepared, prepare
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
@@ -54,6 +56,8 @@ class RetrainSummary:
     model_version: str | None = None
     gate: GateDecision | None = None
     snapshot: SnapshotMeta | None = None
+    personas_version: str | None = None
+    personas_gate: GateDecision | None = None
 
 
 @contextmanager
@@ -81,7 +85,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def config_hash(cfg: PropensityConfig) -> str:
+def config_hash(cfg: RetrainConfig) -> str:
     """A short hash of the experiment config, so a config change triggers a real retrain."""
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:12]
 
@@ -97,7 +101,7 @@ def _already_done(settings: Settings, tags: dict[str, str]) -> str | None:
 def retrain(
     data_dir: Path,
     settings: Settings,
-    cfg: PropensityConfig,
+    cfg: RetrainConfig,
     as_of: date | None = None,
     trigger: str = "scheduled",
     force: bool = False,
@@ -128,19 +132,32 @@ def retrain(
             ) as parent:
                 try:
                     _log_data_step(prepared)
-                    step = "train"
-                    trained = train_propensity(prepared.warehouse, cutoff, cfg, settings, trigger, progress)
-                    step = "gate"
-                    decision = promote_propensity(
-                        prepared.warehouse, cutoff, cfg, settings, trigger, trained.window
+                    step = "train propensity"
+                    trained = train_propensity(
+                        prepared.warehouse, cutoff, cfg.propensity, settings, trigger, progress
                     )
-                    step = "score snapshot"
+                    step = "train personas"
+                    features = build_features(prepared.warehouse, cutoff, settings.new_window_days)
+                    personas = train_personas(
+                        prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
+                    )
+                    step = "gate propensity"
+                    decision = promote_propensity(
+                        prepared.warehouse, cutoff, cfg.propensity, settings, trigger, trained.window
+                    )
                     if not decision.approved and decision.champion is None:
                         raise MemberwiseError(
                             "no champion to serve: the first model was rejected by the gate: "
                             + "; ".join(decision.reasons)
                         )
-                    snapshot = refresh_snapshot(prepared.warehouse, cutoff, settings, cfg.threshold)
+                    step = "gate personas"
+                    personas_gate = promote_personas(
+                        prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
+                    )
+                    step = "score snapshot"
+                    snapshot = refresh_snapshot(
+                        prepared.warehouse, cutoff, settings, cfg.propensity.threshold, features
+                    )
                 except Exception:
                     mlflow.set_tags({"status": "failed", "failed_step": step})
                     mlflow.log_text(traceback.format_exc(), "error.txt")
@@ -153,10 +170,20 @@ def retrain(
                         "status": "success",
                         "model_version": trained.model_version,
                         "gate": "approved" if decision.approved else "rejected",
+                        "personas_version": personas.model_version,
+                        "personas_gate": "approved" if personas_gate.approved else "rejected",
                     }
                 )
                 return RetrainSummary(
-                    parent.info.run_id, cutoff, False, prepared, trained.model_version, decision, snapshot
+                    parent.info.run_id,
+                    cutoff,
+                    False,
+                    prepared,
+                    trained.model_version,
+                    decision,
+                    snapshot,
+                    personas.model_version,
+                    personas_gate,
                 )
         except MemberwiseError as err:
             raise MemberwiseError(f"retrain failed at step '{step}': {err}") from None

@@ -15,7 +15,9 @@ import pandas as pd
 
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features, preferred_channels
+from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
+from memberwise.pipelines.personas import champion_personas
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
 from memberwise.tracking import CHAMPION, configure, load_version, version_by_alias
@@ -39,9 +41,14 @@ def score_members(
     version: str,
     threshold: float,
     reasons_for: Literal["all", "selected"] = "all",
+    personas: PersonaModel | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per member: SCORE_COLUMNS first, then the member's features at as_of."""
-    features = build_features(wh, as_of)
+    """One row per member: SCORE_COLUMNS first, then the member's features at as_of.
+
+    `persona` / `persona_id` are null without a personas model, and for members with no recent order.
+    """
+    features = build_features(wh, as_of) if features is None else features
     channels = preferred_channels(wh, as_of)
     probability = model.predict_proba(features)
     score = np.floor(100 * probability + 0.5).astype(int)
@@ -65,18 +72,39 @@ def score_members(
             "selected": selected,
             "lifecycle_stage": features["lifecycle_stage"],
             "preferred_channel": channels["preferred_channel"].to_numpy(),
+            "persona_id": pd.Series(pd.NA, index=features.index, dtype="Int64"),
+            "persona": None,
             "reasons": reasons,
             "model_version": version,
         }
     )
+    if personas is not None:
+        assigned = personas.assign(features)
+        scores["persona_id"], scores["persona"] = assigned["persona_id"], assigned["persona"]
     rest = features.drop(columns=[c for c in SCORE_COLUMNS if c in features.columns])
     return pd.concat([scores, rest], axis=1)
 
 
-def refresh_snapshot(wh: Warehouse, as_of: date, settings: Settings, threshold: float) -> SnapshotMeta:
-    """Score everyone with the champion and atomically replace the served snapshot."""
+def refresh_snapshot(
+    wh: Warehouse,
+    as_of: date,
+    settings: Settings,
+    threshold: float,
+    features: pd.DataFrame | None = None,
+) -> SnapshotMeta:
+    """Score everyone with the champions (personas when promoted) and atomically replace the snapshot."""
     model, version = champion(settings)
-    frame = score_members(wh, as_of, model, version, threshold, reasons_for="selected")
-    meta = SnapshotMeta(str(as_of), version, threshold, len(frame), int(frame["selected"].sum()))
+    personas = champion_personas(settings)
+    frame = score_members(
+        wh, as_of, model, version, threshold, "selected", personas[0] if personas else None, features
+    )
+    meta = SnapshotMeta(
+        str(as_of),
+        version,
+        threshold,
+        len(frame),
+        int(frame["selected"].sum()),
+        personas[1] if personas else None,
+    )
     write_snapshot(frame, meta, settings.snapshot_dir)
     return meta
