@@ -23,7 +23,9 @@ import requests
 from memberwise import tracking
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.features import build_features, repurchase_labels
+from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
+from memberwise.pipelines import personas as personas_pipeline
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.propensity import register
 from memberwise.pipelines.score import score_members
@@ -50,6 +52,13 @@ class Served:
     features: pd.DataFrame  # features at SCORE_AS_OF, in snapshot order
     statuses_before_ready: list[str]
     log: Path
+    personas: PersonaModel
+    personas_version: str
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """The model versions every snapshot answer names."""
+        return {"propensity": self.version, "personas": self.personas_version}
 
     def post(self, path: str, body: object = None, key: str | None = API_KEY, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
@@ -62,10 +71,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame]:
-    """Demo brand -> PropensityModel -> registered champion -> served snapshot (the pipeline's own code).
+def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame, PersonaModel, str]:
+    """Demo brand -> propensity and personas champions -> served snapshot (the pipeline's own code).
 
-    Returns the model, its version and the snapshot as written (SCORE_COLUMNS + features).
+    Returns the model, its version, the snapshot as written (SCORE_COLUMNS + features), the personas and
+    their version.
     """
     brand = home / "brand"
     generate(DemoConfig(members=1500, seed=3), brand)
@@ -83,10 +93,18 @@ def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame]
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "propensity")):
         version = register(model, features.head(5), settings)
     client.set_registered_model_alias(tracking.PROPENSITY_MODEL, tracking.CHAMPION, version)
-    snapshot = score_members(wh, date.fromisoformat(SCORE_AS_OF), model, version, THRESHOLD, "selected")
-    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(snapshot), int(snapshot["selected"].sum()))
+    score_features = build_features(wh, SCORE_AS_OF)
+    personas = PersonaModel().fit(score_features)
+    with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "personas")):
+        personas_version = personas_pipeline.register(personas, score_features.head(5), settings)
+    client.set_registered_model_alias(tracking.PERSONAS_MODEL, tracking.CHAMPION, personas_version)
+    snapshot = score_members(
+        wh, date.fromisoformat(SCORE_AS_OF), model, version, THRESHOLD, "selected", personas, score_features
+    )
+    selected = int(snapshot["selected"].sum())
+    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(snapshot), selected, personas_version)
     write_snapshot(snapshot, meta, settings.snapshot_dir)
-    return model, version, snapshot
+    return model, version, snapshot, personas, personas_version
 
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -132,7 +150,7 @@ def log_tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
 
-Built = tuple[Path, PropensityModel, str, pd.DataFrame, pd.DataFrame]
+Built = tuple[Path, PropensityModel, str, pd.DataFrame, pd.DataFrame, PersonaModel, str]
 
 
 @pytest.fixture(scope="session")
@@ -140,16 +158,16 @@ def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     home = tmp_path_factory.mktemp("serving-home")
     previous_uri = mlflow.get_tracking_uri()
     try:
-        model, version, snapshot = _train_and_register(home)
+        model, version, snapshot, personas, personas_version = _train_and_register(home)
     finally:
         mlflow.set_tracking_uri(previous_uri)
     features = snapshot.drop(columns=[c for c in SCORE_COLUMNS if c not in ("member_id", "lifecycle_stage")])
-    yield home, model, version, snapshot, features
+    yield home, model, version, snapshot, features, personas, personas_version
 
 
 @pytest.fixture(scope="session")
 def served(serving_home: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home, model, version, snapshot, features = serving_home
+    home, model, version, snapshot, features, personas, personas_version = serving_home
     bentoml_home = tmp_path_factory.mktemp("bentoml-home")
     log = home / "server.log"
     proc, url = start_server(server_env(home, bentoml_home, MEMBERWISE_API_KEY=API_KEY), log)
@@ -169,6 +187,7 @@ def served(serving_home: Built, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 break
             statuses.append(str(status))
             time.sleep(0.25)
-        yield Served(url, API_KEY, model, version, snapshot, features, statuses, log)
+        built = (model, version, snapshot, features, statuses, log, personas, personas_version)
+        yield Served(url, API_KEY, *built)
     finally:
         stop_server(proc)

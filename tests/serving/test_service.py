@@ -83,10 +83,11 @@ def test_docs_page_and_openapi(served: Served) -> None:
     spec = requests.get(f"{served.url}/docs.json", timeout=10)
     assert spec.status_code == 200
     paths = spec.json()["paths"]
-    for path in ("/score", "/score_features", "/select"):
+    for path in ("/score", "/score_features", "/select", "/persona"):
         assert path in paths
         assert paths[path]["post"]["description"].strip()
     assert "personas" in paths["/select"]["post"]["description"]
+    assert "description" in paths["/persona"]["post"]["description"]
 
 
 # -- /score -------------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def test_score_by_ids(served: Served) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["threshold"] == THRESHOLD
-    assert body["model_versions"] == {"propensity": served.version}
+    assert body["model_versions"] == served.versions
     first, unknown, last = body["results"]
     assert [r["member_id"] for r in body["results"]] == ids
 
@@ -113,7 +114,7 @@ def test_score_by_ids(served: Served) -> None:
         assert result["selected"] == bool(row["selected"])
         assert result["lifecycle_stage"] == row["lifecycle_stage"]
         assert result["preferred_channel"] == row["preferred_channel"]
-        assert result["persona"] is None
+        assert result["persona"] == row["persona"]
         assert result["reasons"] and all(isinstance(r, str) and r for r in result["reasons"])
     assert first["reasons"] == list(selected["reasons"])  # precomputed in the snapshot
     # computed on request, from the member's snapshot features
@@ -122,7 +123,7 @@ def test_score_by_ids(served: Served) -> None:
 
 
 def test_reasons_on_request_and_warm_up_in_process(serving_home) -> None:
-    home, model, version, _, features = serving_home
+    home, model, version, _, features, *_ = serving_home
     frame, meta = read_snapshot(Settings(home=home).snapshot_dir)
     state = ServingState(Champion(model, version), frame, meta)
     other = frame.loc[~frame["selected"], "member_id"].iloc[:3].tolist()
@@ -151,7 +152,7 @@ def test_score_features_matches_the_model(served: Served) -> None:
     response = served.post("/score_features", {"members": records})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model_versions"] == {"propensity": served.version}
+    assert body["model_versions"] == served.versions
     assert body["threshold"] == THRESHOLD
     expected = np.floor(100 * served.model.predict_proba(features) + 0.5).astype(int)
     results = body["results"]
@@ -160,7 +161,8 @@ def test_score_features_matches_the_model(served: Served) -> None:
     assert [r["member_id"] for r in results] == features["member_id"].tolist()
     assert [r["lifecycle_stage"] for r in results] == features["lifecycle_stage"].tolist()
     assert results[0]["preferred_channel"] == "app" and results[1]["preferred_channel"] is None
-    assert all("found" not in r and r["persona"] is None for r in results)
+    assert all("found" not in r for r in results)
+    assert [r["persona"] for r in results] == served.personas.assign(features)["persona"].tolist()
     assert [r["reasons"] for r in results[:5]] == served.model.reasons(features.head(5))
 
 
@@ -194,7 +196,7 @@ def test_select_sorted_above_threshold(served: Served) -> None:
     assert [m["member_id"] for m in body["members"]] == expected["member_id"].head(25).tolist()
     scores = [m["score"] for m in body["members"]]
     assert scores == sorted(scores, reverse=True) and min(scores) > 60
-    assert body["model_versions"] == {"propensity": served.version}
+    assert body["model_versions"] == served.versions
     assert set(body["members"][0]) == {
         "member_id",
         "score",
@@ -209,12 +211,16 @@ def test_select_defaults_and_filters(served: Served) -> None:
     body = served.post("/select", {}).json()
     assert body["count"] == int((snap["score"] > THRESHOLD).sum())
     stages = ["active", "silent"]
-    body = served.post(
-        "/select", {"threshold": 10, "lifecycle_stages": stages, "personas": ["ignored"], "limit": 100000}
-    ).json()
+    body = served.post("/select", {"threshold": 10, "lifecycle_stages": stages, "limit": 100000}).json()
     expected = snap[(snap["score"] > 10) & snap["lifecycle_stage"].isin(stages)]
     assert body["count"] == len(expected) == len(body["members"]) > 0
     assert {m["lifecycle_stage"] for m in body["members"]} <= set(stages)
+    gift = served.personas.personas_.set_index("name")["persona_id"]
+    name = next(n for n in gift.index if "Gift" in n)
+    for wanted in (name, str(gift[name])):  # by name or by id
+        body = served.post("/select", {"threshold": 0, "personas": [wanted], "limit": 100000}).json()
+        assert body["count"] == int(((snap["score"] > 0) & (snap["persona"] == name)).sum()) > 0
+        assert {m["persona"] for m in body["members"]} == {name}
     channel = snap["preferred_channel"].iloc[0]
     body = served.post("/select", {"threshold": 0, "preferred_channels": [channel]}).json()
     assert body["count"] == int(((snap["score"] > 0) & (snap["preferred_channel"] == channel)).sum())
@@ -374,3 +380,40 @@ def test_load_failure_is_reported_not_served(tmp_path) -> None:
         assert "cannot load the champion" in log.read_text()
     finally:
         stop_server(proc)
+
+
+# -- /persona -------------------------------------------------------------------------------------------
+def test_persona_by_ids(served: Served) -> None:
+    snap = served.snapshot
+    buyer = snap[snap["persona"].notna()].iloc[0]
+    lapsed = snap[snap["persona"].isna()].iloc[0]
+    response = served.post("/persona", {"member_ids": [buyer["member_id"], "nobody", lapsed["member_id"]]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_versions"]["personas"] == served.versions["personas"]
+    found, unknown, none = body["results"]
+    table = served.personas.personas_.set_index("persona_id")
+    assert found["found"] and found["persona_id"] == buyer["persona_id"]
+    assert found["persona"] == buyer["persona"]
+    assert found["description"] == table.at[int(buyer["persona_id"]), "description"]
+    assert unknown == {"member_id": "nobody", "found": False, "persona_id": None, "persona": None,
+                       "description": None}  # fmt: skip
+    assert none["found"] and none["persona_id"] is None and "365 days" in none["description"]
+
+
+def test_persona_by_feature_records(served: Served) -> None:
+    features = served.features.head(40)
+    response = served.post("/persona", {"members": feature_records(features)})
+    assert response.status_code == 200, response.text
+    expected = served.personas.assign(features)
+    results = response.json()["results"]
+    assert [r["persona"] for r in results] == expected["persona"].tolist()
+    assert [r["description"] for r in results] == expected["description"].tolist()
+    assert all("found" not in r or r["found"] is None for r in results)
+
+
+def test_persona_needs_exactly_one_input(served: Served) -> None:
+    for body in ({}, {"member_ids": ["a"], "members": [{}]}):
+        response = served.post("/persona", body)
+        assert response.status_code in (400, 422)
+        assert "exactly one" in response.json()["error"]

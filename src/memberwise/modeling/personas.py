@@ -173,12 +173,13 @@ class PersonaModel:
         revenue_by = revenue.groupby(labels).sum().reindex(range(self.k_), fill_value=0.0)
         spread = scaled.std(axis=0).clip(min=1e-9)
         distinct = pd.DataFrame((self.centers_ - scaled.mean(axis=0)) / spread, columns=raw.columns)
+        varies = {c for c in raw.columns if raw[c].nunique() > 1}
         names: list[str] = []
         descriptions = []
         for persona in range(self.k_):
             words = _words(distinct.loc[persona])
             names.append(_distinct_name(words, names, persona))
-            descriptions.append(_sentence(words, profile.loc[persona]))
+            descriptions.append(_sentence(words, profile.loc[persona], varies))
         table = pd.DataFrame(
             {
                 "persona_id": range(self.k_),
@@ -199,35 +200,51 @@ class PersonaModel:
 
 
 def _words(distinct: pd.Series) -> list[str]:
-    """Labels for the features, most distinctive first (|z| > 0.25 only, so a label means something)."""
+    """Labels for the features, most distinctive first (|z| > 0.25 only, so a label means something).
+
+    Basket size and frequency far from the typical buyer (|z| >= 1.5) read "Very ...", so personas that
+    differ only in degree (common when few behaviours vary) still get different names.
+    """
     words = []
     for feature in distinct.abs().sort_values(ascending=False).index:
-        direction = int(np.sign(distinct[feature]))
-        if abs(distinct[feature]) > 0.25 and (feature, direction) in LABELS:
-            words.append(LABELS[(feature, direction)])
+        z = float(distinct[feature])
+        label = LABELS.get((feature, int(np.sign(z))))
+        if abs(z) > 0.25 and label is not None:
+            very = abs(z) >= 1.5 and feature in LOG_FEATURES
+            words.append(f"Very {label[0].lower()}{label[1:]}" if very else label)
     return words
 
 
 def _distinct_name(words: list[str], taken: list[str], persona: int) -> str:
-    """The two most distinctive labels; more (then the id) only when another persona has that name."""
+    """The two most distinctive labels; more (then the number) only when another persona has those labels.
+
+    Names are compared as sets of labels: "A · B" and "B · A" would read as the same persona.
+    """
+    seen = [frozenset(name.split(" · ")) for name in taken]
     for count in range(2, len(words) + 1):
-        name = " · ".join(words[:count])
-        if name not in taken:
-            return name
+        if frozenset(words[:count]) not in seen:
+            return " · ".join(words[:count])
     fallback = " · ".join(words[:2]) or "Typical buyers"
-    return fallback if fallback not in taken else f"{fallback} ({persona + 1})"
+    return fallback if frozenset(fallback.split(" · ")) not in seen else f"{fallback} ({persona + 1})"
 
 
-def _sentence(words: list[str], row: pd.Series) -> str:
-    """A marketer's one-liner from the median member of the persona."""
-    channel = max(CHANNEL_GROUPS, key=lambda group: row[f"spend_share_{group}"])
+def _sentence(words: list[str], row: pd.Series, varies: set[str]) -> str:
+    """A marketer's one-liner from the median member; behaviours that never vary are not mentioned."""
     lead = ", ".join([words[0], *(w[0].lower() + w[1:] for w in words[1:3])]) if words else "Typical buyers"
-    return (
-        f"{lead}: typical order {row['avg_order_value']:,.0f}, {row['orders_365d']:.0f} orders a year, "
-        f"{row[f'spend_share_{channel}']:.0%} of spend in {channel.replace('_', ' ')}, "
-        f"{row['coupon_order_share_365d']:.0%} of orders with a coupon, "
-        f"{row['gift_order_share_365d']:.0%} as gifts."
-    )
+    orders = row["orders_365d"]
+    parts = [
+        f"typical order {row['avg_order_value']:,.0f}",
+        f"{orders:.0f} order{'' if orders == 1 else 's'} a year",
+    ]
+    channels = [group for group in CHANNEL_GROUPS if f"spend_share_{group}" in varies]
+    if channels:
+        channel = max(channels, key=lambda group: row[f"spend_share_{group}"])
+        parts.append(f"{row[f'spend_share_{channel}']:.0%} of spend in {channel.replace('_', ' ')}")
+    if "coupon_order_share_365d" in varies:
+        parts.append(f"{row['coupon_order_share_365d']:.0%} of orders with a coupon")
+    if "gift_order_share_365d" in varies:
+        parts.append(f"{row['gift_order_share_365d']:.0%} as gifts")
+    return f"{lead}: {', '.join(parts)}."
 
 
 class PersonasPyfunc(PythonModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from memberwise.features import FEATURE_COLUMNS
 
@@ -114,12 +114,47 @@ class SelectRequest(_Request):
     personas: list[Text] = Field(
         default_factory=list,
         max_length=100,
-        description="Accepted but not applied yet: personas arrive in a later release (persona is null).",
+        description="Keep only these personas, by name or id as text (empty: all).",
     )
     limit: int = Field(1000, strict=True, ge=1, le=MAX_LIMIT, description="Return at most this many members.")
 
 
 ModelVersions = dict[str, str]
+PERSONA_FIELD = "Persona name; null without a paid order in 365 days or before personas are promoted."
+
+
+class PersonaRequest(_Request):
+    """Members to describe: ids (looked up in the latest snapshot) or feature records (assigned live)."""
+
+    member_ids: list[MemberId] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS, description=f"Member ids (1 to {MAX_ITEMS:,})."
+    )
+    members: list[FeatureRecord] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS, description="Feature records (1 to 10,000)."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PersonaRequest:
+        if (self.member_ids is None) == (self.members is None):
+            raise ValueError("send exactly one of `member_ids` or `members`")
+        return self
+
+
+class PersonaResult(BaseModel):
+    """One member's persona."""
+
+    member_id: str | None = None
+    found: bool | None = Field(None, description="For member_ids: whether the id is in the snapshot.")
+    persona_id: int | None = Field(None, description="0 = the largest persona; null when none applies.")
+    persona: str | None = Field(None, description=PERSONA_FIELD)
+    description: str | None = Field(None, description="The persona in one sentence.")
+
+
+class PersonaResponse(BaseModel):
+    """Answer of /persona: one result per requested member, in request order."""
+
+    results: list[PersonaResult]
+    model_versions: ModelVersions
 
 
 class ScoreResult(BaseModel):
@@ -131,7 +166,7 @@ class ScoreResult(BaseModel):
     selected: bool | None = Field(None, description="score > threshold.")
     lifecycle_stage: str | None = None
     preferred_channel: str | None = None
-    persona: str | None = Field(None, description="Always null until personas exist.")
+    persona: str | None = Field(None, description=PERSONA_FIELD)
     reasons: list[str] | None = Field(None, description="Up to 3 features raising the score, in words.")
 
 
@@ -151,7 +186,7 @@ class FeatureScoreResult(BaseModel):
     selected: bool
     lifecycle_stage: str | None = None
     preferred_channel: str | None = None
-    persona: str | None = Field(None, description="Always null until personas exist.")
+    persona: str | None = Field(None, description=PERSONA_FIELD)
     reasons: list[str]
 
 

@@ -1,9 +1,9 @@
 """The memberwise HTTP service (BentoML 1.4 class API): scores, live scoring and audience selection.
 
-API contract v1 (DESIGN.md): `POST /score`, `POST /score_features`, `POST /select`, each behind
-`Authorization: Bearer <MEMBERWISE_API_KEY>`; `/livez`, `/readyz`, `/metrics`, `/docs` (the OpenAPI
-page, also at `/`) and `/docs.json` are open. `/readyz` answers 503 until the champion model and the
-latest score snapshot are loaded (in a background thread, so the probes answer meanwhile).
+API contract v1 (DESIGN.md): `POST /score`, `POST /score_features`, `POST /select`, `POST /persona`,
+each behind `Authorization: Bearer <MEMBERWISE_API_KEY>`; `/livez`, `/readyz`, `/metrics`, `/docs`
+(the OpenAPI page, also at `/`) and `/docs.json` are open. `/readyz` answers 503 until the champion
+model and the latest score snapshot are loaded (in a background thread, so the probes answer meanwhile).
 
 Start it with `bentoml serve memberwise.serving.service:Memberwise` from the repository root.
 """
@@ -27,11 +27,16 @@ import pandas as pd
 from starlette.responses import JSONResponse
 
 from memberwise import tracking
+from memberwise.modeling.personas import NO_PERSONA, PersonaModel
 from memberwise.modeling.propensity import BGNBD_FEATURES, PropensityModel
+from memberwise.pipelines.personas import load_personas
 from memberwise.serving.schemas import (
     ErrorResponse,
     FeatureRecord,
     FeatureScoreResult,
+    PersonaRequest,
+    PersonaResponse,
+    PersonaResult,
     ScoreFeaturesRequest,
     ScoreFeaturesResponse,
     ScoreRequest,
@@ -134,14 +139,23 @@ def load_champion(settings: Settings) -> Champion:
 
 
 class ServingState:
-    """Everything the endpoints answer from: the champion, the snapshot (indexed), its threshold.
+    """Everything the endpoints answer from: champion, snapshot (indexed), threshold, personas model.
+
+    The personas model is the one that labelled the snapshot (None before personas are promoted).
 
     Plain Python (no BentoML), so it can be built and exercised in-process.
     """
 
-    def __init__(self, champion: Champion, frame: pd.DataFrame, meta: SnapshotMeta) -> None:
+    def __init__(
+        self,
+        champion: Champion,
+        frame: pd.DataFrame,
+        meta: SnapshotMeta,
+        personas: PersonaModel | None = None,
+    ) -> None:
         self.champion = champion
         self.meta = meta
+        self.personas = personas
         self.threshold = float(meta.threshold)
         self.needed = needed_columns(champion.model)
         unknown = [c for c in self.needed if c not in FeatureRecord.model_fields]
@@ -156,6 +170,8 @@ class ServingState:
         self.selected = frame["selected"].to_numpy(dtype=bool)
         self.lifecycle = np.array(_nullable(frame["lifecycle_stage"]), dtype=object)
         self.channel = np.array(_nullable(frame["preferred_channel"]), dtype=object)
+        self.persona = np.array(_nullable(frame["persona"]), dtype=object)
+        self.persona_id = np.array(_nullable(frame["persona_id"]), dtype=object)
         self.reasons: list[list[str]] = [
             [] if r is None else [str(x) for x in r] for r in frame["reasons"].tolist()
         ]
@@ -182,11 +198,15 @@ class ServingState:
 
     @property
     def snapshot_versions(self) -> dict[str, str]:
-        return {"propensity": str(self.meta.model_version)}
+        return {"propensity": str(self.meta.model_version), **self._personas_version}
 
     @property
     def live_versions(self) -> dict[str, str]:
-        return {"propensity": self.champion.version}
+        return {"propensity": self.champion.version, **self._personas_version}
+
+    @property
+    def _personas_version(self) -> dict[str, str]:
+        return {"personas": str(self.meta.personas_version)} if self.personas is not None else {}
 
     # -- endpoints ----------------------------------------------------------------------------------
     def score_ids(self, member_ids: list[str]) -> ScoreResponse:
@@ -211,7 +231,7 @@ class ServingState:
                     selected=bool(self.selected[p]),
                     lifecycle_stage=self.lifecycle[p],
                     preferred_channel=self.channel[p],
-                    persona=None,
+                    persona=self.persona[p],
                     reasons=self.reasons[p] or computed[int(p)],
                 )
             )
@@ -254,6 +274,7 @@ class ServingState:
         probability = model.predict_proba(frame)
         scores = score_of(probability)
         reasons = model.reasons(frame)
+        personas = self.personas.assign(frame)["persona"] if self.personas is not None else None
         results = [
             FeatureScoreResult(
                 member_id=record.get("member_id"),
@@ -261,10 +282,10 @@ class ServingState:
                 selected=bool(score > self.threshold),
                 lifecycle_stage=record.get("lifecycle_stage"),
                 preferred_channel=record.get("preferred_channel"),
-                persona=None,
+                persona=None if personas is None else personas.iloc[row],
                 reasons=words,
             )
-            for record, score, words in zip(records, scores, reasons, strict=True)
+            for row, (record, score, words) in enumerate(zip(records, scores, reasons, strict=True))
         ]
         return ScoreFeaturesResponse(
             results=results, threshold=self.threshold, model_versions=self.live_versions
@@ -278,7 +299,9 @@ class ServingState:
             keep &= _isin(self.lifecycle[order], request.lifecycle_stages)
         if request.preferred_channels:
             keep &= _isin(self.channel[order], request.preferred_channels)
-        # request.personas is accepted but not applied until personas exist.
+        if request.personas:
+            persona, persona_id = self.persona[order], self.persona_id[order].astype(str)
+            keep &= _isin(persona, request.personas) | _isin(persona_id, request.personas)
         chosen = order[keep]
         members = [
             SelectedMember(
@@ -286,11 +309,51 @@ class ServingState:
                 score=int(self.scores[p]),
                 lifecycle_stage=self.lifecycle[p],
                 preferred_channel=self.channel[p],
-                persona=None,
+                persona=self.persona[p],
             )
             for p in chosen[: request.limit]
         ]
         return SelectResponse(count=int(len(chosen)), members=members, model_versions=self.snapshot_versions)
+
+    def _describe(self, persona_id: Any) -> str:
+        if persona_id is None or self.personas is None:
+            return NO_PERSONA
+        return str(self.personas.personas_.at[int(persona_id), "description"])
+
+    def persona_ids(self, member_ids: list[str]) -> PersonaResponse:
+        """Personas of members from the snapshot (the labels campaigns see in /score and /select)."""
+        results = []
+        for member_id, p in zip(member_ids, self.index.get_indexer(member_ids), strict=True):
+            if p < 0:
+                results.append(PersonaResult(member_id=member_id, found=False))
+                continue
+            persona_id = self.persona_id[p]
+            results.append(
+                PersonaResult(
+                    member_id=member_id,
+                    found=True,
+                    persona_id=persona_id,
+                    persona=self.persona[p],
+                    description=self._describe(persona_id),
+                )
+            )
+        return PersonaResponse(results=results, model_versions=self._personas_version)
+
+    def persona_records(self, records: list[dict[str, Any]]) -> PersonaResponse:
+        """Personas of feature records, assigned live by the snapshot's personas model."""
+        assert self.personas is not None  # the endpoint answers 503 first
+        columns = [c for c in FeatureRecord.model_fields if c != "preferred_channel"]
+        assigned = self.personas.assign(records_frame(records, columns))
+        results = [
+            PersonaResult(
+                member_id=record.get("member_id"),
+                persona_id=None if pd.isna(row.persona_id) else int(row.persona_id),
+                persona=row.persona,
+                description=row.description,
+            )
+            for record, row in zip(records, assigned.itertuples(), strict=True)
+        ]
+        return PersonaResponse(results=results, model_versions=self._personas_version)
 
 
 def load_state(settings: Settings) -> ServingState:
@@ -308,7 +371,8 @@ def load_state(settings: Settings) -> ServingState:
         raise RuntimeError(
             f"no score snapshot in {settings.snapshot_dir} (`memberwise retrain` writes one)"
         ) from exc
-    return ServingState(champion, frame, meta)
+    personas = load_personas(meta.personas_version) if meta.personas_version else None
+    return ServingState(champion, frame, meta, personas)
 
 
 class ApiKeyMiddleware:
@@ -519,6 +583,23 @@ class Memberwise:
             limit=limit,
         )
         return self.state.select(request)
+
+    @bentoml.api(input_spec=PersonaRequest)
+    def persona(self, member_ids: list[str] | None, members: list[Any] | None) -> PersonaResponse:
+        """Persona id, name and one-sentence description per member.
+
+        Send `member_ids` (looked up in the latest snapshot; unknown ids answer `found: false`) or
+        `members` (feature records, assigned live). Members without a paid order in 365 days have no
+        persona (null id and name). 503 before personas are promoted. Requires `Authorization: Bearer <key>`.
+        """
+        if self.state is None:
+            return self._unavailable()  # type: ignore[return-value]
+        if self.state.personas is None:
+            message = "no personas model behind the snapshot yet: run `memberwise retrain`"
+            return error_response(503, message)  # type: ignore[return-value]
+        if member_ids is not None:
+            return self.state.persona_ids(member_ids)
+        return self.state.persona_records([m.model_dump() for m in members or []])
 
 
 _service: Any = Memberwise  # a bentoml Service (mypy sees the decorated class)

@@ -28,6 +28,8 @@ def test_names_stay_distinct_when_labels_collide() -> None:
     )
     assert _distinct_name(["Gift buyers", "Premium baskets"], taken, 1) == "Gift buyers · Premium baskets (2)"
     assert _distinct_name([], [], 0) == "Typical buyers"
+    # The same labels in another order are the same persona to a reader.
+    assert _distinct_name(["Premium baskets", "Gift buyers"], taken, 1) == "Premium baskets · Gift buyers (2)"
 
 
 def _planted(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -64,3 +66,11 @@ def test_too_few_buyers_is_a_clear_error() -> None:
 def test_config_rejects_an_empty_k_range() -> None:
     with pytest.raises(ValidationError, match="k_min"):
         PersonasConfig(k_min=6, k_max=4)
+
+
+def test_descriptions_skip_behaviours_that_never_vary() -> None:
+    frame, _ = _planted(3_000, seed=3)
+    frame["gift_order_share_365d"] = 0.0  # a shop that records no gifts
+    model = PersonaModel(PersonasConfig(k_min=2, k_max=6)).fit(frame)
+    assert not any("gift" in d.lower() for d in model.personas_["description"])
+    assert all("orders a year" in d or "order a year" in d for d in model.personas_["description"])
