@@ -1,0 +1,113 @@
+"""The forecast spine on a seeded demo brand: the issue's quality targets, registry + gate, KPI gap."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import mlflow
+import pandas as pd
+import pytest
+
+from memberwise.config import ForecastConfig, ForecastGateConfig
+from memberwise.data.demo import DemoConfig, generate
+from memberwise.errors import MemberwiseError
+from memberwise.pipelines.forecast import judge_forecast, load_forecaster, promote_forecast, train_forecast
+from memberwise.pipelines.gap import kpi_gap, parse_period
+from memberwise.pipelines.prepare import prepare
+from memberwise.settings import Settings
+from memberwise.tracking import CHALLENGER, CHAMPION, FORECAST_MODEL, PREVIOUS, configure, version_by_alias
+
+AS_OF = date(2026, 11, 16)
+CFG = ForecastConfig()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(home=tmp_path_factory.mktemp("home"), snapshot_date=date(2026, 11, 15))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, settings: Settings):  # noqa: ANN201
+    out = tmp_path_factory.mktemp("forecast-brand")
+    generate(DemoConfig(members=6_000, seed=21), out)
+    return prepare(out, settings)
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, settings: Settings):  # noqa: ANN001, ANN201
+    return train_forecast(prepared.warehouse, AS_OF, CFG, settings)
+
+
+def test_issue_targets_on_the_demo_brand(trained) -> None:  # noqa: ANN001
+    m = trained.metrics
+    assert m["mase_rnn_mean"] <= 0.85 * m["mase_snaive_mean"], m
+    assert m["mase_rnn_mean"] <= m["mase_ets_mean"], m
+    assert 0.7 <= m["coverage80_rnn_mean"] <= 0.9, m
+    assert trained.train_seconds < 30
+
+
+def test_run_logged_registered_and_gated(trained, prepared, settings: Settings) -> None:  # noqa: ANN001
+    client = configure(settings)
+    run = client.get_run(trained.run_id)
+    for audience in ("new_customer", "returning_customer", "new_member", "returning_member"):
+        for model in ("rnn", "snaive", "ets"):
+            assert f"mase_{model}_{audience}" in run.data.metrics
+            assert f"coverage80_{model}_{audience}" in run.data.metrics
+    assert {"trigger", "code_version", "data_fingerprint", "as_of"} <= set(run.data.tags)
+    assert "figures/backtest_last_origin.png" in {
+        a.path for a in client.list_artifacts(trained.run_id, "figures")
+    }
+    assert str(version_by_alias(client, CHALLENGER, FORECAST_MODEL).version) == trained.model_version
+
+    first = promote_forecast(settings, CFG)
+    assert (
+        first.approved
+        and str(version_by_alias(client, CHAMPION, FORECAST_MODEL).version) == trained.model_version
+    )
+    strict = CFG.model_copy(update={"gate": ForecastGateConfig(coverage_band=(0.95, 1.0))})
+    second = train_forecast(prepared.warehouse, AS_OF, strict, settings)
+    rejected = promote_forecast(settings, strict)
+    assert not rejected.approved and "coverage" in rejected.reasons[0]
+    assert client.get_model_version(FORECAST_MODEL, second.model_version).tags["gate"] == "rejected"
+    third = train_forecast(prepared.warehouse, AS_OF, CFG, settings)
+    assert promote_forecast(settings, CFG).approved
+    assert str(version_by_alias(client, CHAMPION, FORECAST_MODEL).version) == third.model_version
+    assert str(version_by_alias(client, PREVIOUS, FORECAST_MODEL).version) == trained.model_version
+
+    model, version = load_forecaster(settings)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{FORECAST_MODEL}@{CHAMPION}")
+    history = pd.DataFrame({"week": ["2026-11-02", "2026-11-09"], "audience": "x", "revenue": 1.0})
+    assert version == third.model_version and model.series_ == trained.model.series_
+    with pytest.raises(ValueError, match="lacks audiences"):
+        pyfunc.predict(history, params={"horizon": 4})
+
+
+def test_gate_rules_in_words() -> None:
+    good = {"mase_rnn_mean": 0.7, "mase_snaive_mean": 1.3, "coverage80_rnn_mean": 0.8}
+    assert judge_forecast(good, {"mase_rnn_mean": 0.72}, CFG) == []
+    assert "seasonal naive" in judge_forecast({**good, "mase_rnn_mean": 1.25}, None, CFG)[0]
+    assert "champion" in judge_forecast(good, {"mase_rnn_mean": 0.6}, CFG)[0]
+
+
+def test_kpi_gap_with_the_target_table(trained, prepared, settings: Settings) -> None:  # noqa: ANN001
+    result = kpi_gap(prepared.warehouse, "2026", None, settings, forecast_model=trained.model)
+    table = prepared.warehouse.df("SELECT target_revenue FROM kpi_targets WHERE year(period_start) = 2026")
+    assert result.target == pytest.approx(float(table["target_revenue"].iloc[0]))
+    paid = prepared.warehouse.scalar(
+        "SELECT sum(amount) FROM orders WHERE status = 'paid' "
+        "AND ordered_at >= '2026-01-01' AND ordered_at < '2026-11-16'"
+    )
+    assert result.actual_to_date == pytest.approx(
+        float(paid), rel=0.02
+    )  # members' orders only; weeks split by day
+    assert result.projected_total == pytest.approx(result.actual_to_date + result.forecast_rest)
+    assert result.forecast_rest_q10 < result.forecast_rest < result.forecast_rest_q90
+    assert 0 <= result.p_meet_target <= 1 and len(result.per_audience) == 4
+    assert parse_period("2026-Q4") == (pd.Timestamp("2026-10-01"), pd.Timestamp("2027-01-01"))
+    with pytest.raises(MemberwiseError, match="no target for 2031"):
+        kpi_gap(prepared.warehouse, "2031", None, settings, forecast_model=trained.model)
+
+
+def test_kpi_gap_with_a_given_target_for_a_quarter(trained, prepared, settings: Settings) -> None:  # noqa: ANN001
+    result = kpi_gap(prepared.warehouse, "2026-Q4", 2_000_000.0, settings, forecast_model=trained.model)
+    assert result.target == 2_000_000.0 and result.period_end == pd.Timestamp("2027-01-01")
