@@ -394,7 +394,7 @@ class RetrainConfig(_Strict):
 
 
 def load_retrain_config(directory: Path | None) -> RetrainConfig:
-    """Each model's YAML from `directory` (default experiments/); a missing file means that model's defaults."""
+    """Each model's YAML from `directory` (default experiments/); a missing file means its defaults."""
     folder = directory or EXPERIMENTS_DIR
     if directory is not None and not directory.is_dir():
         raise MemberwiseError(f"{directory}: config directory not found")

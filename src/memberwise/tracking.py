@@ -125,12 +125,3 @@ def version_by_alias(client: MlflowClient, alias: str, name: str = PROPENSITY_MO
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
-
-
-def crown(client: MlflowClient, name: str, version: str) -> str | None:
-    """Make `version` the champion of `name`, keeping the old one as previous-champion; return the old one."""
-    old = version_by_alias(client, CHAMPION, name)
-    if old is not None and str(old.version) != str(version):
-        client.set_registered_model_alias(name, PREVIOUS, old.version)
-    client.set_registered_model_alias(name, CHAMPION, version)
-    return str(old.version) if old is not None else None

@@ -29,14 +29,13 @@ from memberwise.errors import MemberwiseError
 from memberwise.features import audience_sales
 from memberwise.modeling import forecaster
 from memberwise.modeling.forecaster import ForecastPyfunc, RNNForecaster
-from memberwise.pipelines.promote import GateDecision
+from memberwise.pipelines.gate import GateDecision, decide, settle
 from memberwise.settings import Settings
 from memberwise.tracking import (
     CHALLENGER,
     CHAMPION,
     FORECAST_MODEL,
     configure,
-    crown,
     data_fingerprint,
     experiment_id,
     log_figure,
@@ -246,7 +245,9 @@ def _version_metrics(client: MlflowClient, version: str) -> dict[str, float]:
     return client.get_run(run_id).data.metrics
 
 
-def promote_forecast(settings: Settings, cfg: ForecastConfig, trigger: str = "manual") -> GateDecision:
+def promote_forecast(
+    settings: Settings, cfg: ForecastConfig, as_of: date, trigger: str = "manual"
+) -> GateDecision:
     """Champion/challenger gate on the runs' backtests; tag the decision, move the aliases if approved."""
     client = configure(settings)
     challenger = version_by_alias(client, CHALLENGER, FORECAST_MODEL)
@@ -257,14 +258,12 @@ def promote_forecast(settings: Settings, cfg: ForecastConfig, trigger: str = "ma
         return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
     metrics = _version_metrics(client, str(challenger.version))
     champion_metrics = _version_metrics(client, str(champion.version)) if champion else None
-    failures = judge_forecast(metrics, champion_metrics, cfg)
     keys = ("mase_rnn_mean", "mase_snaive_mean", "mase_ets_mean", "coverage80_rnn_mean")
-    decision = GateDecision(
+    decision = decide(
         str(challenger.version),
         str(champion.version) if champion else None,
-        approved=not failures,
-        reasons=failures or ["meets every gate rule" + ("" if champion else " (first champion)")],
-        metrics={
+        judge_forecast(metrics, champion_metrics, cfg),
+        {
             **{f"challenger_{k}": metrics[k] for k in keys if k in metrics},
             **{
                 f"champion_{k}": champion_metrics[k]
@@ -273,34 +272,10 @@ def promote_forecast(settings: Settings, cfg: ForecastConfig, trigger: str = "ma
             },
         },
     )
-    _record(client, decision, trigger, settings)
-    if decision.approved:
-        crown(client, FORECAST_MODEL, decision.challenger)
-    log.info(
-        "forecast gate: v%s %s (%s)", decision.challenger, _verdict(decision), "; ".join(decision.reasons)
-    )
+    settle(client, FORECAST_MODEL, "forecast", decision, as_of, trigger, settings)
+    verdict = "approved" if decision.approved else "rejected"
+    log.info("forecast gate: v%s %s (%s)", decision.challenger, verdict, "; ".join(decision.reasons))
     return decision
-
-
-def _verdict(decision: GateDecision) -> str:
-    return "approved" if decision.approved else "rejected"
-
-
-def _record(client: MlflowClient, decision: GateDecision, trigger: str, settings: Settings) -> None:
-    """Log the decision as a run in the forecast experiment and tag the challenger version with it."""
-    with mlflow.start_run(
-        experiment_id=experiment_id(settings, "forecast"),
-        run_name=f"gate v{decision.challenger}",
-        nested=mlflow.active_run() is not None,
-        tags={"kind": "gate", "trigger": trigger, "decision": _verdict(decision)},
-    ):
-        mlflow.log_params({"challenger_version": decision.challenger, "champion_version": decision.champion})
-        mlflow.log_metrics({k: float(v) for k, v in decision.metrics.items() if np.isfinite(v)})
-        mlflow.log_text("\n".join(decision.reasons), "gate_reasons.txt")
-    client.set_model_version_tag(FORECAST_MODEL, decision.challenger, "gate", _verdict(decision))
-    client.set_model_version_tag(
-        FORECAST_MODEL, decision.challenger, "gate_reason", "; ".join(decision.reasons)
-    )
 
 
 def load_forecaster(settings: Settings, alias: str = CHAMPION) -> tuple[RNNForecaster, str]:
