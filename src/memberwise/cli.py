@@ -19,7 +19,10 @@ from memberwise.errors import MemberwiseError
 from memberwise.settings import Settings
 
 if TYPE_CHECKING:
+    from memberwise.modeling.allocator import Allocation
+    from memberwise.modeling.gap import GapResult
     from memberwise.pipelines.gate import GateDecision
+    from memberwise.pipelines.planning import PlanSummary
     from memberwise.pipelines.prepare import Prepared
     from memberwise.pipelines.retrain import RetrainSummary
 
@@ -341,6 +344,119 @@ def rollback_personas_command() -> None:
     console.print(f"personas champion moved back from v{old} to v{new}")
 
 
+@train_app.command("forecast")
+def train_forecast_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Backtest the audience-sales GRU against seasonal naive and ETS, fit it, register it as challenger."""
+    from memberwise.config import load_forecast_config
+    from memberwise.pipelines.forecast import train_forecast
+
+    cfg = load_forecast_config(config)
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    result = train_forecast(prepared.warehouse, cutoff, cfg, settings, progress=True)
+    table = result.scores.pivot_table(index="audience", columns="model", values=["mase", "coverage80"])
+    table.columns = [f"{metric}_{model}" for metric, model in table.columns]
+    _show(table.round(3).reset_index(), f"memberwise-forecast v{result.model_version} (challenger): backtest")
+
+
+@promote_app.command("forecast")
+def promote_forecast_command(
+    data: DataOption,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Promote the forecast challenger when its backtest beats seasonal naive with honest intervals."""
+    from memberwise.config import load_forecast_config
+    from memberwise.pipelines.forecast import promote_forecast
+
+    cfg = load_forecast_config(config)
+    settings, _, cutoff = _prepare_at(data, as_of, snapshot_date)
+    _print_decision(promote_forecast(settings, cfg, cutoff))
+
+
+@rollback_app.command("forecast")
+def rollback_forecast_command() -> None:
+    """Make the previous forecast champion the champion again."""
+    from memberwise.pipelines.gate import rollback
+    from memberwise.tracking import FORECAST_MODEL
+
+    old, new = rollback(_settings(), FORECAST_MODEL)
+    console.print(f"forecast champion moved back from v{old} to v{new}")
+
+
+@app.command()
+def gap(
+    data: DataOption,
+    period: Annotated[
+        str, typer.Option(help="KPI period: a year (2026), quarter (2026-Q3) or half (2026-H2)")
+    ],
+    target: Annotated[
+        float | None, typer.Option(min=0, help="Revenue target [default: the kpi_targets row]")
+    ] = None,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Actual to date + champion forecast for the rest of the period vs the target: gap and P(meet)."""
+    from memberwise.config import load_forecast_config
+    from memberwise.pipelines.gap import kpi_gap
+
+    cfg = load_forecast_config(config)
+    settings, prepared, _ = _prepare_at(data, None, snapshot_date)
+    result = kpi_gap(prepared.warehouse, period, target, settings, None, as_of.date() if as_of else None, cfg)
+    _show(result.per_audience.round(0), f"KPI gap {period} by audience")
+    _print_gap(result)
+
+
+@app.command()
+def allocate(
+    data: DataOption,
+    budget: Annotated[float, typer.Option(min=0, help="Total budget (yuan) for the planning period")],
+    mode: Annotated[
+        Literal["max-revenue", "close-gap"],
+        typer.Option(help="max-revenue within the budget, or the cheapest plan closing the KPI gap"),
+    ] = "max-revenue",
+    period: Annotated[str | None, typer.Option(help="close-gap: the KPI period [default: this year]")] = None,
+    gap_target: Annotated[
+        float | None, typer.Option(min=0, help="close-gap: revenue to add [default: the KPI gap]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the plan and member lists here (directory)")] = None,
+    as_of: OptionalAsOf = None,
+    config: ConfigOption = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Plan contacts per audience x propensity tier x strategy with a linear program (HiGHS)."""
+    from memberwise.config import load_budget_config, load_forecast_config
+    from memberwise.pipelines.budget import allocate as run_allocate
+    from memberwise.pipelines.gap import kpi_gap
+
+    cfg = load_budget_config(config)
+    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    if mode == "close-gap" and gap_target is None:
+        year = str((cutoff - pd.Timedelta(days=1)).year)
+        result = kpi_gap(
+            prepared.warehouse, period or year, None, settings, None, cutoff, load_forecast_config(None)
+        )
+        _print_gap(result)
+        gap_target = max(result.gap, 0.0)
+    run = run_allocate(prepared.warehouse, settings, budget, mode, gap_target, None, "manual", cfg, cutoff)
+    allocation = run.allocation
+    shown = allocation.plan.head(15)
+    _show(shown.round(2), f"plan: {len(allocation.plan)} cells (top 15 by spend)")
+    _print_allocation(allocation)
+    prices = allocation.binding[["name", "shadow_price"]]
+    _show(prices.round(4), "binding constraints and shadow prices (objective gain per unit of slack)")
+    if out is not None:
+        _write_frame(allocation.plan, out / "plan.csv")
+        _write_frame(run.contacts, out / "contacts.parquet")
+        console.print(f"plan and {len(run.contacts):,} member contacts written to {out}")
+
+
 @app.command()
 def score(
     data: DataOption,
@@ -398,14 +514,48 @@ def _print_retrain(summary: RetrainSummary) -> None:
     assert gate is not None and snapshot is not None  # a retrain that was not skipped has both
     verdict = "promoted to champion" if gate.approved else "rejected by the gate: " + "; ".join(gate.reasons)
     console.print(f"retrain {summary.run_id} as of {summary.as_of}: model v{summary.model_version} {verdict}")
-    if summary.personas_gate is not None:
-        personas = summary.personas_gate
-        outcome = "promoted" if personas.approved else "rejected: " + "; ".join(personas.reasons)
-        console.print(f"personas v{summary.personas_version} {outcome}")
+    for kind, version, decision in (
+        ("personas", summary.personas_version, summary.personas_gate),
+        ("forecast", summary.forecast_version, summary.forecast_gate),
+    ):
+        if decision is not None:
+            outcome = "promoted" if decision.approved else "rejected: " + "; ".join(decision.reasons)
+            console.print(f"{kind} v{version} {outcome}")
     console.print(
         f"served snapshot: {snapshot.members:,} members, {snapshot.selected:,} selected, "
         f"scored by v{snapshot.model_version}, personas v{snapshot.personas_version}"
     )
+    if summary.plan is not None:
+        _print_plan(summary.plan)
+
+
+def _print_plan(planned: PlanSummary) -> None:
+    if planned.gap is not None:
+        _print_gap(planned.gap)
+    if planned.budget is not None:
+        _print_allocation(planned.budget.allocation)
+    for problem in planned.problems:
+        console.print(f"[yellow]planning could not complete:[/] {problem}")
+
+
+def _print_gap(result: GapResult) -> None:
+    console.print(
+        f"KPI {result.period_start.date()} to {(result.period_end - pd.Timedelta(days=1)).date()}: "
+        f"target {result.target:,.0f}, actual {result.actual_to_date:,.0f} + forecast "
+        f"{result.forecast_rest:,.0f} = projected {result.projected_total:,.0f} "
+        f"({result.achievement_rate:.1%}); gap {result.gap:,.0f}; P(meet target) {result.p_meet_target:.0%}"
+    )
+
+
+def _print_allocation(allocation: Allocation) -> None:
+    totals = allocation.totals
+    console.print(
+        f"budget plan ({allocation.mode}, {allocation.status}): spend {totals['spend']:,.0f}, expected "
+        f"incremental revenue {totals['incremental_revenue']:,.0f} (ROI {totals['roi']:.2f}), "
+        f"{totals['contacts']:,.0f} contacts in {len(allocation.plan)} cells"
+    )
+    for message in allocation.messages:
+        console.print(f"  - {message}")
 
 
 @app.command()

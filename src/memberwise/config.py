@@ -349,6 +349,7 @@ class BudgetConfig(_Strict):
     min_controls_per_tier: int = Field(
         200, ge=10, description="Fewer bands when the control touches per audience and band would drop below"
     )
+    default_budget: float = Field(200_000, gt=0, description="Budget of the plan each retrain produces")
     fatigue_k: int = Field(2, ge=1, description="Touches per member in the period at most")
     min_roi: float | None = Field(None, ge=0, description="Incremental revenue per yuan spent, at least")
     spend_limits: list[SpendLimitConfig] = []
@@ -391,6 +392,8 @@ class RetrainConfig(_Strict):
 
     propensity: PropensityConfig = PropensityConfig()
     personas: PersonasConfig = PersonasConfig()
+    forecast: ForecastConfig = ForecastConfig()
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
 
 def load_retrain_config(directory: Path | None) -> RetrainConfig:
@@ -401,6 +404,8 @@ def load_retrain_config(directory: Path | None) -> RetrainConfig:
     return RetrainConfig(
         propensity=load_config(PropensityConfig, _existing(folder / "propensity.yaml"), "propensity.yaml"),
         personas=load_config(PersonasConfig, _existing(folder / "personas.yaml"), "personas.yaml"),
+        forecast=load_config(ForecastConfig, _existing(folder / "forecast.yaml"), "forecast.yaml"),
+        budget=load_config(BudgetConfig, _existing(folder / "strategies.yaml"), "strategies.yaml"),
     )
 
 

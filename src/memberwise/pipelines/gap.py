@@ -42,16 +42,21 @@ def parse_period(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.DateOffset(months=months)
 
 
-def target_from_table(wh: Warehouse, start: pd.Timestamp, end: pd.Timestamp) -> float | None:
+def brand_target(targets: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> float | None:
     """The brand-wide kpi_targets row for exactly [start, end) (period_end is inclusive there), if any."""
-    if "kpi_targets" not in wh.present:
+    if targets is None or targets.empty:
         return None
-    rows = wh.df(
-        "SELECT target_revenue FROM kpi_targets WHERE audience IS NULL "
-        "AND CAST(period_start AS DATE) = ? AND CAST(period_end AS DATE) = ?",
-        [start.date(), (end - pd.Timedelta(days=1)).date()],
-    )
+    rows = targets[
+        targets["audience"].isna()
+        & (pd.to_datetime(targets["period_start"]).dt.normalize() == start)
+        & (pd.to_datetime(targets["period_end"]).dt.normalize() == end - pd.Timedelta(days=1))
+    ]
     return float(rows["target_revenue"].iloc[0]) if len(rows) else None
+
+
+def kpi_targets(wh: Warehouse) -> pd.DataFrame | None:
+    """The kpi_targets table, when the brand provided one."""
+    return wh.df("SELECT * FROM kpi_targets") if "kpi_targets" in wh.present else None
 
 
 def default_cutoff(wh: Warehouse) -> pd.Timestamp:
@@ -60,6 +65,31 @@ def default_cutoff(wh: Warehouse) -> pd.Timestamp:
     if last is None or pd.isna(last):
         raise MemberwiseError("no paid orders: nothing to measure against a target")
     return week_start(pd.Timestamp(last) + pd.Timedelta(days=1))
+
+
+def project_gap(
+    history: pd.DataFrame,
+    targets: pd.DataFrame | None,
+    forecast_model: RNNForecaster,
+    period: str,
+    target: float | None,
+    cutoff: pd.Timestamp,
+    cfg: ForecastConfig,
+) -> GapResult:
+    """Actual weeks of the period before the cutoff + the forecast for the rest, against the target.
+
+    Shared by the batch run (history from the warehouse) and the service (history saved by retrain).
+    """
+    start, end = parse_period(period)
+    resolved = target if target is not None else brand_target(targets, start, end)
+    if resolved is None:
+        raise MemberwiseError(f"no target for {period}: pass one or add a kpi_targets row for that period")
+    horizon = max(0, (week_start(end - pd.Timedelta(days=1)) - cutoff) // pd.Timedelta(weeks=1) + 1)
+    forecast = forecast_model.predict(history, cutoff, horizon) if horizon else _no_forecast()
+    actuals = history[history["week"] >= week_start(start)]
+    return gap.kpi_gap(
+        actuals, forecast, resolved, start, end, cfg.gap.correlation, cfg.gap.simulations, cfg.gap.seed
+    )
 
 
 def kpi_gap(
@@ -74,21 +104,12 @@ def kpi_gap(
 ) -> GapResult:
     """Target vs actual to date + forecast rest, per audience, with P(meet target); logged as a run."""
     cfg = cfg or ForecastConfig()
-    start, end = parse_period(period)
-    resolved = target if target is not None else target_from_table(wh, start, end)
-    if resolved is None:
-        raise MemberwiseError(f"no target for {period}: pass one or add a kpi_targets row for that period")
     version = "given"
     if forecast_model is None:
         forecast_model, version = load_forecaster(settings)
     cutoff = week_start(as_of) if as_of is not None else default_cutoff(wh)
     history = weekly_series(wh, cutoff, cfg, settings.new_window_days)
-    horizon = max(0, (week_start(end - pd.Timedelta(days=1)) - cutoff) // pd.Timedelta(weeks=1) + 1)
-    forecast = forecast_model.predict(history, cutoff, horizon) if horizon else _no_forecast()
-    actuals = history[history["week"] >= week_start(start)]
-    result = gap.kpi_gap(
-        actuals, forecast, resolved, start, end, cfg.gap.correlation, cfg.gap.simulations, cfg.gap.seed
-    )
+    result = project_gap(history, kpi_targets(wh), forecast_model, period, target, cutoff, cfg)
     _log(wh, result, period, cutoff, version, target is None, settings, trigger)
     return result
 

@@ -1,9 +1,11 @@
-"""The scheduled job: validate -> unify -> train each model -> gate each -> score snapshot, one MLflow run.
+"""The scheduled job: validate, unify, train and gate each model, score snapshot, plan; one MLflow run.
 
 Safe to run from cron: a lock file keeps two runs from overlapping; a run whose data fingerprint,
 cutoff, config and code match the last successful one is skipped (idempotent); any failure leaves the
-champion alias and the served snapshot exactly as they were (both change only at the very end, and
-the snapshot is replaced atomically), exits non-zero and says which step failed.
+champion aliases and the served snapshot exactly as they were (both change only at the very end, and
+the snapshot is replaced atomically), exits non-zero and says which step failed. The planning step
+(KPI gap, default budget plan) comes last: what it cannot do is reported (tag `plan_status`) without
+failing the run, since the models it reads have already passed their gates.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import mlflow
 from memberwise.config import RetrainConfig
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features
+from memberwise.pipelines.forecast import promote_forecast, train_forecast
 from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.personas import promote_personas, train_personas
+from memberwise.pipelines.planning import PlanSummary, plan
 from memberwise.pipelines.prepare import Prepared, prepare
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
@@ -58,6 +62,9 @@ class RetrainSummary:
     snapshot: SnapshotMeta | None = None
     personas_version: str | None = None
     personas_gate: GateDecision | None = None
+    forecast_version: str | None = None
+    forecast_gate: GateDecision | None = None
+    plan: PlanSummary | None = None
 
 
 @contextmanager
@@ -141,6 +148,10 @@ def retrain(
                     personas = train_personas(
                         prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
                     )
+                    step = "train forecast"
+                    forecast = train_forecast(
+                        prepared.warehouse, cutoff, cfg.forecast, settings, trigger, progress
+                    )
                     step = "gate propensity"
                     decision = promote_propensity(
                         prepared.warehouse, cutoff, cfg.propensity, settings, trigger, trained.window
@@ -154,10 +165,17 @@ def retrain(
                     personas_gate = promote_personas(
                         prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
                     )
+                    step = "gate forecast"
+                    forecast_gate = promote_forecast(settings, cfg.forecast, cutoff, trigger)
                     step = "score snapshot"
                     snapshot = refresh_snapshot(
                         prepared.warehouse, cutoff, settings, cfg.propensity.threshold, features
                     )
+                    step = "plan"
+                    with child_run("plan", kind="plan"):
+                        planned = plan(
+                            prepared.warehouse, cutoff, cfg.forecast, cfg.budget, settings, trigger
+                        )
                 except Exception:
                     mlflow.set_tags({"status": "failed", "failed_step": step})
                     mlflow.log_text(traceback.format_exc(), "error.txt")
@@ -172,6 +190,9 @@ def retrain(
                         "gate": "approved" if decision.approved else "rejected",
                         "personas_version": personas.model_version,
                         "personas_gate": "approved" if personas_gate.approved else "rejected",
+                        "forecast_version": forecast.model_version,
+                        "forecast_gate": "approved" if forecast_gate.approved else "rejected",
+                        "plan_status": "; ".join(planned.problems) or "ok",
                     }
                 )
                 return RetrainSummary(
@@ -184,6 +205,9 @@ def retrain(
                     snapshot,
                     personas.model_version,
                     personas_gate,
+                    forecast.model_version,
+                    forecast_gate,
+                    planned,
                 )
         except MemberwiseError as err:
             raise MemberwiseError(f"retrain failed at step '{step}': {err}") from None

@@ -11,7 +11,7 @@ needs is checked by the service (422 naming the missing columns).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -214,6 +214,106 @@ class SelectResponse(BaseModel):
     count: int = Field(description="Members matching the filters, before `limit`.")
     members: list[SelectedMember]
     model_versions: ModelVersions
+
+
+class GapRequest(_Request):
+    """A KPI period and, optionally, its revenue target."""
+
+    period: Annotated[str, Field(strict=True, pattern=r"^\d{4}(-[QqHh][1-4])?$", max_length=7)] = Field(
+        description="A year (2026), quarter (2026-Q3) or half (2026-H2)."
+    )
+    target: Number | None = Field(None, gt=0, description="Revenue target (default: the kpi_targets row).")
+
+
+class AudienceGap(BaseModel):
+    """One audience's part of the projection."""
+
+    audience: str
+    actual_to_date: float
+    forecast_rest: float
+    forecast_rest_q10: float
+    forecast_rest_q90: float
+    projected_total: float
+
+
+class GapResponse(BaseModel):
+    """Answer of /gap: actual to date + champion forecast for the rest of the period, against the target."""
+
+    period: str
+    cutoff: str = Field(description="Actuals are the weeks before this Monday; the forecast starts there.")
+    target: float
+    actual_to_date: float
+    forecast_rest: float = Field(description="Median forecast for the rest of the period.")
+    forecast_rest_q10: float
+    forecast_rest_q90: float
+    projected_total: float
+    achievement_rate: float = Field(description="projected_total / target.")
+    gap: float = Field(description="target - projected_total (> 0: revenue still missing).")
+    p_meet_target: float = Field(description="Probability of reaching the target (forecast quantiles).")
+    per_audience: list[AudienceGap]
+    model_versions: ModelVersions
+
+
+class AllocateRequest(_Request):
+    """A what-if budget plan, re-solved on the latest retrain's campaign-response estimates."""
+
+    budget: Number | None = Field(
+        None, ge=0, description="Total budget for the planning period (required for max-revenue)."
+    )
+    mode: Literal["max-revenue", "close-gap"] = Field(
+        "max-revenue", description="Maximise incremental revenue, or close the KPI gap at least cost."
+    )
+    gap_target: Number | None = Field(
+        None, ge=0, description="close-gap: incremental revenue to reach (default: the current year's gap)."
+    )
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Constraint changes: fatigue_k, min_roi, capacities {channel: units per week}, "
+        "spend_limits [{dimension, value, min, max}].",
+    )
+
+    @model_validator(mode="after")
+    def _budget_for_revenue(self) -> AllocateRequest:
+        if self.mode == "max-revenue" and self.budget is None:
+            raise ValueError("max-revenue needs a `budget`")
+        return self
+
+
+class PlanRow(BaseModel):
+    """Contacts for one (audience, propensity tier, strategy) cell."""
+
+    audience: str
+    tier: str
+    delivery: str
+    promotion: str
+    communication: str
+    activity: str
+    contacts: float
+    spend: float
+    incremental_revenue: float
+    incremental_conversions: float
+    roi: float
+
+
+class BindingConstraint(BaseModel):
+    """A constraint the plan runs into, and what one more unit of it is worth."""
+
+    name: str
+    shadow_price: float = Field(description="Objective change per unit more of the limit.")
+
+
+class AllocateResponse(BaseModel):
+    """Answer of /allocate: the plan, its totals, what limits it, and messages in words."""
+
+    status: str
+    mode: str
+    plan: list[PlanRow]
+    totals: dict[str, float]
+    binding_constraints: list[BindingConstraint]
+    shadow_prices: dict[str, float] = Field(description="Every constraint's shadow price, by name.")
+    missing_budget: float | None = Field(None, description="close-gap: budget missing to close the gap.")
+    messages: list[str]
+    gap_target: float | None = None
 
 
 class ErrorResponse(BaseModel):

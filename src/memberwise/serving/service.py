@@ -1,9 +1,10 @@
 """The memberwise HTTP service (BentoML 1.4 class API): scores, live scoring and audience selection.
 
 API contract v1 (DESIGN.md): `POST /score`, `POST /score_features`, `POST /select`, `POST /persona`,
-each behind `Authorization: Bearer <MEMBERWISE_API_KEY>`; `/livez`, `/readyz`, `/metrics`, `/docs`
-(the OpenAPI page, also at `/`) and `/docs.json` are open. `/readyz` answers 503 until the champion
-model and the latest score snapshot are loaded (in a background thread, so the probes answer meanwhile).
+`POST /gap`, `POST /allocate`, each behind `Authorization: Bearer <MEMBERWISE_API_KEY>`; `/livez`,
+`/readyz`, `/metrics`, `/docs` (the OpenAPI page, also at `/`) and `/docs.json` are open. `/readyz`
+answers 503 until the champion model and the latest score snapshot are loaded (in a background thread,
+so the probes answer meanwhile).
 
 Start it with `bentoml serve memberwise.serving.service:Memberwise` from the repository root.
 """
@@ -27,16 +28,27 @@ import pandas as pd
 from starlette.responses import JSONResponse
 
 from memberwise import tracking
+from memberwise.errors import MemberwiseError
+from memberwise.modeling.forecaster import RNNForecaster
 from memberwise.modeling.personas import NO_PERSONA, PersonaModel
 from memberwise.modeling.propensity import BGNBD_FEATURES, PropensityModel
+from memberwise.pipelines.forecast import load_forecaster
 from memberwise.pipelines.personas import load_personas
+from memberwise.pipelines.planning import PLANNING_DIR, PlanningInputs, read_planning
 from memberwise.serving.schemas import (
+    AllocateRequest,
+    AllocateResponse,
+    AudienceGap,
+    BindingConstraint,
     ErrorResponse,
     FeatureRecord,
     FeatureScoreResult,
+    GapRequest,
+    GapResponse,
     PersonaRequest,
     PersonaResponse,
     PersonaResult,
+    PlanRow,
     ScoreFeaturesRequest,
     ScoreFeaturesResponse,
     ScoreRequest,
@@ -138,10 +150,24 @@ def load_champion(settings: Settings) -> Champion:
     return Champion(tracking.load_version(str(version)), str(version))
 
 
+@dataclass
+class Planning:
+    """What /gap and /allocate answer from: the champion forecast and the retrain's planning inputs."""
+
+    forecaster: RNNForecaster
+    forecast_version: str
+    inputs: PlanningInputs
+
+
+class PlanningUnavailable(Exception):
+    """The planning endpoints cannot answer yet (no forecast champion or no planning inputs)."""
+
+
 class ServingState:
     """Everything the endpoints answer from: champion, snapshot (indexed), threshold, personas model.
 
-    The personas model is the one that labelled the snapshot (None before personas are promoted).
+    The personas model is the one that labelled the snapshot (None before personas are promoted);
+    planning is None until a retrain has promoted a forecast and saved its planning inputs.
 
     Plain Python (no BentoML), so it can be built and exercised in-process.
     """
@@ -152,10 +178,12 @@ class ServingState:
         frame: pd.DataFrame,
         meta: SnapshotMeta,
         personas: PersonaModel | None = None,
+        planning: Planning | None = None,
     ) -> None:
         self.champion = champion
         self.meta = meta
         self.personas = personas
+        self.planning = planning
         self.threshold = float(meta.threshold)
         self.needed = needed_columns(champion.model)
         unknown = [c for c in self.needed if c not in FeatureRecord.model_fields]
@@ -339,6 +367,48 @@ class ServingState:
             )
         return PersonaResponse(results=results, model_versions=self._personas_version)
 
+    def _planning(self) -> Planning:
+        if self.planning is None:
+            raise PlanningUnavailable("no forecast champion or planning inputs yet: run `memberwise retrain`")
+        return self.planning
+
+    def kpi_gap(self, period: str, target: float | None) -> GapResponse:
+        """The KPI gap of a period from the saved actuals and the champion forecast."""
+        planning = self._planning()
+        result = planning.inputs.gap(planning.forecaster, period, target)
+        rows = result.per_audience.to_dict(orient="records")
+        return GapResponse(
+            period=period,
+            cutoff=str(planning.inputs.cutoff.date()),
+            **result.metrics(),
+            per_audience=[AudienceGap.model_validate(row) for row in rows],
+            model_versions={"forecast": planning.forecast_version},
+        )
+
+    def allocate(self, request: AllocateRequest) -> AllocateResponse:
+        """Re-solve the budget plan on the saved cells; close-gap defaults to the current year's gap."""
+        planning = self._planning()
+        if planning.inputs.cells is None:
+            raise PlanningUnavailable("no budget cells: the last retrain could not estimate responses")
+        gap_target = request.gap_target
+        if request.mode == "close-gap" and gap_target is None:
+            year = str((planning.inputs.cutoff - pd.Timedelta(days=1)).year)
+            gap_target = max(planning.inputs.gap(planning.forecaster, year, None).gap, 0.0)
+        allocation = planning.inputs.allocation(request.budget, request.mode, gap_target, request.overrides)
+        plan = allocation.plan.to_dict(orient="records")
+        binding = allocation.binding[["name", "shadow_price"]].to_dict(orient="records")
+        return AllocateResponse(
+            status=allocation.status,
+            mode=allocation.mode,
+            plan=[PlanRow.model_validate(row) for row in plan],
+            totals={k: float(v) for k, v in allocation.totals.items()},
+            binding_constraints=[BindingConstraint.model_validate(row) for row in binding],
+            shadow_prices={k: float(v) for k, v in allocation.shadow_prices.items() if np.isfinite(v)},
+            missing_budget=allocation.missing_budget,
+            messages=allocation.messages,
+            gap_target=gap_target,
+        )
+
     def persona_records(self, records: list[dict[str, Any]]) -> PersonaResponse:
         """Personas of feature records, assigned live by the snapshot's personas model."""
         assert self.personas is not None  # the endpoint answers 503 first
@@ -372,7 +442,21 @@ def load_state(settings: Settings) -> ServingState:
             f"no score snapshot in {settings.snapshot_dir} (`memberwise retrain` writes one)"
         ) from exc
     personas = load_personas(meta.personas_version) if meta.personas_version else None
-    return ServingState(champion, frame, meta, personas)
+    return ServingState(champion, frame, meta, personas, load_planning(settings))
+
+
+def load_planning(settings: Settings) -> Planning | None:
+    """The champion forecast and the saved planning inputs, or None (logged) when either is missing."""
+    inputs = read_planning(settings.snapshot_dir / PLANNING_DIR)
+    try:
+        forecaster, version = load_forecaster(settings)
+    except MemberwiseError as err:
+        log.warning("/gap and /allocate unavailable: %s", err)
+        return None
+    if inputs is None:
+        log.warning("/gap and /allocate unavailable: no planning inputs (`memberwise retrain` saves them)")
+        return None
+    return Planning(forecaster, version, inputs)
 
 
 class ApiKeyMiddleware:
@@ -570,8 +654,9 @@ class Memberwise:
     ) -> SelectResponse:
         """Members scoring above the threshold (default: the snapshot's), highest first, with filters.
 
-        `count` is the number matching before `limit`. The `personas` filter is accepted but not applied
-        until personas exist. Requires `Authorization: Bearer <key>`.
+        `count` is the number matching before `limit`. `personas` matches persona names or ids (as
+        text); before personas are promoted no member has one, so a personas filter selects nobody.
+        Requires `Authorization: Bearer <key>`.
         """
         if self.state is None:
             return self._unavailable()  # type: ignore[return-value]
@@ -583,6 +668,44 @@ class Memberwise:
             limit=limit,
         )
         return self.state.select(request)
+
+    @bentoml.api(input_spec=GapRequest)
+    def gap(self, period: str, target: float | None) -> GapResponse:
+        """KPI gap of a period: actual to date + champion forecast for the rest = projected, vs the target.
+
+        Also per audience, and the probability of meeting the target from the forecast quantiles.
+        Without `target`, the brand's kpi_targets row for the period is used (422 when there is none).
+        Requires `Authorization: Bearer <key>`.
+        """
+        if self.state is None:
+            return self._unavailable()  # type: ignore[return-value]
+        return self._planning_answer(lambda state: state.kpi_gap(period, target))
+
+    @bentoml.api(input_spec=AllocateRequest)
+    def allocate(
+        self, budget: float | None, mode: str, gap_target: float | None, overrides: dict[str, Any]
+    ) -> AllocateResponse:
+        """What-if budget plan: contacts per audience x propensity tier x strategy, by linear program.
+
+        `max-revenue` maximises expected incremental revenue within `budget`; `close-gap` finds the
+        cheapest plan adding `gap_target` (default: this year's KPI gap), and says how much budget is
+        missing when it cannot. Answers the plan, totals, binding constraints and shadow prices.
+        Requires `Authorization: Bearer <key>`.
+        """
+        if self.state is None:
+            return self._unavailable()  # type: ignore[return-value]
+        request = AllocateRequest(budget=budget, mode=mode, gap_target=gap_target, overrides=overrides)
+        return self._planning_answer(lambda state: state.allocate(request))
+
+    def _planning_answer(self, answer: Callable[[ServingState], Any]) -> Any:
+        """Planning answers with their expected failures as clear 4xx/503 messages."""
+        assert self.state is not None
+        try:
+            return answer(self.state)
+        except PlanningUnavailable as err:
+            return error_response(503, str(err))
+        except (MemberwiseError, ValueError) as err:  # no target, bad overrides
+            return error_response(422, str(err).splitlines()[0])
 
     @bentoml.api(input_spec=PersonaRequest)
     def persona(self, member_ids: list[str] | None, members: list[Any] | None) -> PersonaResponse:
