@@ -100,6 +100,27 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     assert "promoted to champion" in result.stdout.replace("\n", " ")
     sales = pd.read_parquet(env_home / "output" / "audience_sales.parquet")
     assert set(sales["audience"]) == {"new_customer", "returning_customer", "new_member", "returning_member"}
+    expected = ("personas v1 promoted", "forecast v1 promoted", "P(meet target)", "budget plan (max-revenue")
+    for line in expected:
+        assert line in result.stdout.replace("\n", " "), result.stdout
+
+    # The planning commands on the same store: the gap of 2026, then the cheapest plan closing it.
+    env = {**os.environ, "MEMBERWISE_HOME": str(env_home), "COLUMNS": "200"}
+    brand, common = env_home / "demo" / "brand-20000-7", ("--snapshot-date", "2026-11-15")
+    gap = subprocess.run([*CLI, "gap", "--data", brand, "--period", "2026", *common],
+                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert gap.returncode == 0, gap.stderr
+    assert "returning_member" in gap.stdout and "P(meet target)" in gap.stdout
+    out = tmp_path / "plan"
+    allocate = subprocess.run(
+        [*CLI, "allocate", "--data", brand, "--budget", "0", "--mode", "close-gap", "--out", out, *common],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert allocate.returncode == 0, allocate.stderr
+    assert "budget plan (close-gap" in allocate.stdout.replace("\n", " ")
+    plan = pd.read_csv(out / "plan.csv")
+    contacts = pd.read_parquet(out / "contacts.parquet")
+    assert len(plan) > 0 and contacts["member_id"].value_counts().max() <= 2  # fatigue_k = 2
 
 
 def test_a_brand_with_only_accounts_and_orders_runs_every_stage(tmp_path: Path, demo_brand: Path) -> None:

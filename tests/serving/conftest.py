@@ -21,11 +21,14 @@ import pytest
 import requests
 
 from memberwise import tracking
+from memberwise.config import BacktestConfig, ForecastConfig, RNNConfig, load_budget_config
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.features import build_features, repurchase_labels
 from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
 from memberwise.pipelines import personas as personas_pipeline
+from memberwise.pipelines.forecast import train_forecast
+from memberwise.pipelines.planning import plan
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.propensity import register
 from memberwise.pipelines.score import score_members
@@ -104,6 +107,12 @@ def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame,
     selected = int(snapshot["selected"].sum())
     meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(snapshot), selected, personas_version)
     write_snapshot(snapshot, meta, settings.snapshot_dir)
+    # A quick forecaster as champion (the gate is tested elsewhere), then the planning inputs.
+    quick = ForecastConfig(rnn=RNNConfig(epochs=8), backtest=BacktestConfig(origins=1))
+    forecast = train_forecast(wh, date.fromisoformat(SCORE_AS_OF), quick, settings)
+    client.set_registered_model_alias(tracking.FORECAST_MODEL, tracking.CHAMPION, forecast.model_version)
+    planned = plan(wh, date.fromisoformat(SCORE_AS_OF), quick, load_budget_config(None), settings)
+    assert not planned.problems, planned.problems
     return model, version, snapshot, personas, personas_version
 
 
