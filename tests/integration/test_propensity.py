@@ -129,6 +129,9 @@ def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path
     assert summary.personas_gate.approved and meta.personas_version == summary.personas_version
     recent = snapshot["orders_365d"].fillna(0) > 0
     assert snapshot.loc[recent, "persona"].notna().all() and snapshot.loc[~recent, "persona"].isna().all()
+    assert summary.forecast_gate is not None and summary.plan is not None and not summary.plan.problems
+    assert summary.plan.gap.target > 0 and summary.plan.budget.allocation.status == "optimal"
+    assert (settings.snapshot_dir / "planning" / "cells.parquet").exists()
     assert retrain(brand, settings, FAST_RETRAIN).skipped  # idempotent: same data, cutoff, config, code
     too_early = date(2023, 2, 1)  # before the brand had members
     with pytest.raises(MemberwiseError, match="retrain failed at step 'train propensity'.*too little data"):

@@ -401,7 +401,7 @@ class ServingState:
             status=allocation.status,
             mode=allocation.mode,
             plan=[PlanRow.model_validate(row) for row in plan],
-            totals={k: float(v) for k, v in allocation.totals.items()},
+            totals={k: float(v) if np.isfinite(v) else None for k, v in allocation.totals.items()},
             binding_constraints=[BindingConstraint.model_validate(row) for row in binding],
             shadow_prices={k: float(v) for k, v in allocation.shadow_prices.items() if np.isfinite(v)},
             missing_budget=allocation.missing_budget,
