@@ -308,9 +308,7 @@ class AllocateResponse(BaseModel):
     status: str
     mode: str
     plan: list[PlanRow]
-    totals: dict[str, float | None] = Field(
-        description="Spend, incremental revenue, conversions, contacts, ROI."
-    )
+    totals: dict[str, float | None] = Field(description="Spend, revenue, conversions, contacts, ROI.")
     binding_constraints: list[BindingConstraint]
     shadow_prices: dict[str, float] = Field(description="Every constraint's shadow price, by name.")
     missing_budget: float | None = Field(None, description="close-gap: budget missing to close the gap.")
