@@ -16,8 +16,10 @@ $(BIN)/memberwise: pyproject.toml
 demo: $(BIN)/memberwise  ## set up, generate the demo brand, run the main job
 	$(BIN)/memberwise demo
 
-test: $(BIN)/memberwise  ## lint + every test, slow end-to-end ones included, + notebooks (CI runs exactly this)
+test: $(BIN)/memberwise  ## lint + types + every test, slow end-to-end ones included, + notebooks (CI runs this)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 	$(BIN)/pytest -m "slow or not slow"
 	MEMBERWISE_HOME=$$(mktemp -d) $(BIN)/pytest --nbmake notebooks -p no:cacheprovider
 
@@ -29,7 +31,8 @@ lint: $(BIN)/memberwise
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring in-process vs HTTP; training time
+bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring; training time; the 10k-cell LP
+	$(BIN)/python benchmarks/bench_allocator.py
 	$(BIN)/python benchmarks/bench_unify_features.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_training.py

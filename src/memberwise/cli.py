@@ -416,7 +416,10 @@ def gap(
 @app.command()
 def allocate(
     data: DataOption,
-    budget: Annotated[float, typer.Option(min=0, help="Total budget (yuan) for the planning period")],
+    budget: Annotated[
+        float | None,
+        typer.Option(min=0, help="Budget (yuan) for the planning period; close-gap: a cap [default: none]"),
+    ] = None,
     mode: Annotated[
         Literal["max-revenue", "close-gap"],
         typer.Option(help="max-revenue within the budget, or the cheapest plan closing the KPI gap"),
@@ -435,6 +438,8 @@ def allocate(
     from memberwise.pipelines.budget import allocate as run_allocate
     from memberwise.pipelines.gap import kpi_gap
 
+    if mode == "max-revenue" and budget is None:
+        raise MemberwiseError("max-revenue needs --budget (close-gap finds the budget itself)")
     cfg = load_budget_config(config)
     settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
     if mode == "close-gap" and gap_target is None:

@@ -7,12 +7,15 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 import memberwise
@@ -125,3 +128,28 @@ def version_by_alias(client: MlflowClient, alias: str, name: str = PROPENSITY_MO
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
+
+
+def register_challenger(
+    name: str,
+    python_model: PythonModel,
+    example: pd.DataFrame,
+    pip_requirements: list[str],
+    params: dict[str, Any] | None = None,
+) -> str:
+    """Log a pyfunc in the active run, register it under `name`, alias the new version `challenger`.
+
+    The signature comes from the example (and params); requirements are explicit (see STACK-NOTES).
+    """
+    output = python_model.predict(None, example, params)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=python_model,
+        signature=infer_signature(example, output, params),
+        input_example=(example, params) if params else example,
+        pip_requirements=pip_requirements,
+        registered_model_name=name,
+    )
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(name, CHALLENGER, version)
+    return version

@@ -113,7 +113,8 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     assert "returning_member" in gap.stdout and "P(meet target)" in gap.stdout
     out = tmp_path / "plan"
     allocate = subprocess.run(
-        [*CLI, "allocate", "--data", brand, "--budget", "0", "--mode", "close-gap", "--out", out, *common],
+        [*CLI, "allocate", "--data", brand, "--mode", "close-gap", "--gap-target", "100000", "--out", out,
+         *common],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert allocate.returncode == 0, allocate.stderr

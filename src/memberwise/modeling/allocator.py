@@ -8,6 +8,7 @@ what one more unit of each is worth (the LP duals), and, when no plan exists, wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -98,7 +99,9 @@ class _Rows:
         return self.rhs * self.sense
 
 
-def _block(rows: sparse.spmatrix, rhs: np.ndarray, names: list[str], kind: str, ge: bool = False) -> _Rows:
+def _block(
+    rows: sparse.spmatrix, rhs: Sequence[float | None], names: list[str], kind: str, ge: bool = False
+) -> _Rows:
     sign = -1.0 if ge else 1.0
     return _Rows(
         sparse.csr_matrix(rows * sign),

@@ -40,8 +40,8 @@ class GapResult:
 
     def metrics(self) -> dict[str, float]:
         """Flat numbers with stable names (MLflow metrics, API answers)."""
-        names = ("target", "actual_to_date", "forecast_rest", "forecast_rest_q10", "forecast_rest_q90")
-        names += ("projected_total", "achievement_rate", "gap", "p_meet_target")
+        names = ("target", "actual_to_date", "forecast_rest", "forecast_rest_q10", "forecast_rest_q90",
+                 "projected_total", "achievement_rate", "gap", "p_meet_target")  # fmt: skip
         return {name: float(getattr(self, name)) for name in names}
 
 

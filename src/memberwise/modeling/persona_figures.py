@@ -57,7 +57,8 @@ def projection_figure(model: PersonaModel, scaled: np.ndarray, labels: np.ndarra
     for persona, name in enumerate(model.personas_["name"]):
         mine = labels[rows] == persona
         ax.scatter(points[mine, 0], points[mine, 1], s=6, alpha=0.4, label=name, color=f"C{persona % 10}")
-        ax.scatter(*centres[persona], s=160, marker="X", edgecolor="black", color=f"C{persona % 10}")
+        x, y = centres[persona]
+        ax.scatter([x], [y], s=160, marker="X", edgecolor="black", color=f"C{persona % 10}")
     explained = pca.explained_variance_ratio_
     ax.set(
         xlabel=f"PC1 ({explained[0]:.0%} of variance)",

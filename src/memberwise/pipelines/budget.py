@@ -203,7 +203,7 @@ def _default_as_of(wh: Warehouse, settings: Settings) -> date:
 def allocate(
     wh: Warehouse,
     settings: Settings,
-    budget: float,
+    budget: float | None,
     mode: Mode = "max-revenue",
     gap_target: float | None = None,
     overrides: dict[str, Any] | None = None,
@@ -219,6 +219,8 @@ def allocate(
     """
     if mode == "close-gap" and gap_target is None:
         raise MemberwiseError("close-gap mode needs the gap to close (gap_target)")
+    if mode == "max-revenue" and budget is None:
+        raise MemberwiseError("max-revenue mode needs a budget")
     cfg = config or load_budget_config(None)
     if overrides:
         cfg = BudgetOverrides.model_validate(overrides).apply(cfg)
@@ -238,13 +240,19 @@ def allocate(
     constraints = constraints_for(cfg, budget)
     result = solve(cells, constraints, mode, gap_target)
     contacts = pick_members(result.plan, members)
-    curve = budget_curve(cells, constraints, budget, cfg.budget_curve)
+    # The marginal-value curve is drawn around the budget, or around the spend of a close-gap plan.
+    reference = budget if budget is not None else result.totals["spend"]
+    curve = budget_curve(cells, constraints, reference, cfg.budget_curve) if reference > 0 else _no_curve()
     run_id = _log_run(
         wh, settings, cfg, result, responses, curve, contacts, budget, gap_target, trigger, as_of, bands
     )
     for message in result.messages:
         log.warning("budget: %s", message)
     return BudgetRun(result, responses, cells, contacts, curve, run_id, bands)
+
+
+def _no_curve() -> pd.DataFrame:
+    return pd.DataFrame(columns=["budget", "status", "incremental_revenue", "spend", "budget_shadow_price"])
 
 
 def _log_run(
@@ -255,7 +263,7 @@ def _log_run(
     responses: pd.DataFrame,
     curve: pd.DataFrame,
     contacts: pd.DataFrame,
-    budget: float,
+    budget: float | None,
     gap_target: float | None,
     trigger: str,
     as_of: date,
@@ -264,7 +272,7 @@ def _log_run(
     tags = run_tags(trigger, data_fingerprint(wh), str(as_of), mode=result.mode, status=result.status)
     with mlflow.start_run(
         experiment_id=experiment_id(settings, "budget"),
-        run_name=f"budget {result.mode} {budget:,.0f}",
+        run_name=f"budget {result.mode} " + ("unlimited" if budget is None else f"{budget:,.0f}"),
         nested=mlflow.active_run() is not None,
         tags={**tags, "kind": "allocate"},
     ) as run:
@@ -301,7 +309,8 @@ def _log_run(
             mlflow.log_text("\n".join(result.messages), "messages.txt")
         if not result.plan.empty:
             log_figure(spend_heatmap(result.plan), "spend_by_audience_strategy")
-        log_figure(curve_figure(curve), "marginal_value_of_budget")
+        if not curve.empty:
+            log_figure(curve_figure(curve), "marginal_value_of_budget")
     return run.info.run_id
 
 

@@ -21,7 +21,6 @@ import pandas as pd
 import pydantic
 import torch
 import yaml
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from memberwise.config import ForecastConfig
@@ -40,6 +39,7 @@ from memberwise.tracking import (
     experiment_id,
     log_figure,
     log_frame,
+    register_challenger,
     run_tags,
     version_by_alias,
 )
@@ -137,22 +137,11 @@ def backtest_metrics(scores: pd.DataFrame) -> dict[str, float]:
 
 def register(model: RNNForecaster, history: pd.DataFrame, settings: Settings) -> str:
     """Log the pyfunc (signature with start_week/horizon params, explicit requirements), alias challenger."""
-    client = configure(settings)
+    configure(settings)
     example = history[history["week"] >= history["week"].max() - pd.Timedelta(weeks=model.rnn.input_weeks)]
     example = example.assign(week=example["week"].dt.strftime("%Y-%m-%d")).reset_index(drop=True)
     params = {"start_week": "", "horizon": 13}
-    output = ForecastPyfunc(model).predict(None, example, params)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=ForecastPyfunc(model),
-        signature=infer_signature(example, output, params),
-        input_example=(example, params),
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=FORECAST_MODEL,
-    )
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(FORECAST_MODEL, CHALLENGER, version)
-    return version
+    return register_challenger(FORECAST_MODEL, ForecastPyfunc(model), example, PIP_REQUIREMENTS, params)
 
 
 def train_forecast(

@@ -13,7 +13,6 @@ from datetime import date
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
 from sklearn.metrics import adjusted_rand_score
 
 from memberwise.config import PersonasConfig
@@ -39,6 +38,7 @@ from memberwise.tracking import (
     experiment_id,
     log_figure,
     log_frame,
+    register_challenger,
     run_tags,
     version_by_alias,
 )
@@ -94,17 +94,7 @@ def register(model: PersonaModel, example: pd.DataFrame, settings: Settings) -> 
     """Log the pyfunc (signature over the features it reads), register it, alias it challenger."""
     client = configure(settings)
     example_input = example[list(INPUT_FEATURES)].astype("float64")
-    output = PersonasPyfunc(model).predict(None, example_input)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=PersonasPyfunc(model),
-        signature=infer_signature(example_input, output),
-        input_example=example_input,
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=PERSONAS_MODEL,
-    )
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(PERSONAS_MODEL, CHALLENGER, version)
+    version = register_challenger(PERSONAS_MODEL, PersonasPyfunc(model), example_input, PIP_REQUIREMENTS)
     names = "; ".join(f"{r.persona_id}: {r.name}" for r in model.personas_.itertuples())
     client.update_model_version(PERSONAS_MODEL, version, description=f"k={model.k_}. {names}")
     return version

@@ -22,7 +22,6 @@ import optuna
 import pandas as pd
 import scipy
 import sklearn
-from mlflow.models import infer_signature
 from sklearn.metrics import roc_auc_score
 
 from memberwise.config import PropensityConfig, SplitConfig
@@ -32,7 +31,6 @@ from memberwise.modeling.baselines import BGNBD, bgnbd_inputs, rfm_score
 from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input, search_space
 from memberwise.settings import Settings
 from memberwise.tracking import (
-    CHALLENGER,
     PROPENSITY_MODEL,
     child_run,
     configure,
@@ -40,6 +38,7 @@ from memberwise.tracking import (
     experiment_id,
     log_figure,
     log_frame,
+    register_challenger,
     run_tags,
 )
 from memberwise.warehouse import Warehouse
@@ -215,20 +214,10 @@ PIP_REQUIREMENTS = [
 
 def register(model: PropensityModel, example: pd.DataFrame, settings: Settings) -> str:
     """Log the model (signature, input example, explicit requirements), register it, alias it challenger."""
-    client = configure(settings)
-    example_input = model_input(example)
-    output = PropensityPyfunc(model).predict(None, example_input)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=PropensityPyfunc(model),
-        signature=infer_signature(example_input, output),
-        input_example=example_input,
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=PROPENSITY_MODEL,
+    configure(settings)
+    return register_challenger(
+        PROPENSITY_MODEL, PropensityPyfunc(model), model_input(example), PIP_REQUIREMENTS
     )
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(PROPENSITY_MODEL, CHALLENGER, version)
-    return version
 
 
 def train_propensity(
