@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -389,33 +389,55 @@ def rollback_forecast_command() -> None:
     console.print(f"forecast champion moved back from v{old} to v{new}")
 
 
+SavedDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Tables to compute from [default: the inputs the last retrain saved, answered fast]"
+    ),
+]
+
+
 @app.command()
 def gap(
-    data: DataOption,
     period: Annotated[
         str, typer.Option(help="KPI period: a year (2026), quarter (2026-Q3) or half (2026-H2)")
     ],
     target: Annotated[
         float | None, typer.Option(min=0, help="Revenue target [default: the kpi_targets row]")
     ] = None,
+    data: SavedDataOption = None,
     as_of: OptionalAsOf = None,
     config: ConfigOption = None,
     snapshot_date: SnapshotOption = None,
 ) -> None:
     """Actual to date + champion forecast for the rest of the period vs the target: gap and P(meet)."""
-    from memberwise.config import load_forecast_config
-    from memberwise.pipelines.gap import kpi_gap
-
-    cfg = load_forecast_config(config)
-    settings, prepared, _ = _prepare_at(data, None, snapshot_date)
-    result = kpi_gap(prepared.warehouse, period, target, settings, None, as_of.date() if as_of else None, cfg)
+    result = _gap(period, target, data, as_of, config, snapshot_date)
     _show(result.per_audience.round(0), f"KPI gap {period} by audience")
     _print_gap(result)
 
 
+def _gap(
+    period: str,
+    target: float | None,
+    data: Path | None,
+    as_of: datetime | date | None,
+    config: Path | None,
+    snapshot_date: datetime | None,
+) -> GapResult:
+    """The gap from `data` when given, else from the last retrain's saved inputs (both logged as runs)."""
+    from memberwise.config import load_forecast_config
+    from memberwise.pipelines.gap import kpi_gap
+    from memberwise.pipelines.planning import saved_gap
+
+    if data is None:
+        return saved_gap(_settings(snapshot_date), period, target)
+    settings, prepared, _ = _prepare_at(data, None, snapshot_date)
+    cutoff = as_of.date() if isinstance(as_of, datetime) else as_of
+    return kpi_gap(prepared.warehouse, period, target, settings, None, cutoff, load_forecast_config(config))
+
+
 @app.command()
 def allocate(
-    data: DataOption,
     budget: Annotated[
         float | None,
         typer.Option(min=0, help="Budget (yuan) for the planning period; close-gap: a cap [default: none]"),
@@ -428,38 +450,55 @@ def allocate(
     gap_target: Annotated[
         float | None, typer.Option(min=0, help="close-gap: revenue to add [default: the KPI gap]")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the plan and member lists here (directory)")] = None,
+    data: SavedDataOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --data: write the plan and member lists here (directory)")
+    ] = None,
     as_of: OptionalAsOf = None,
     config: ConfigOption = None,
     snapshot_date: SnapshotOption = None,
 ) -> None:
-    """Plan contacts per audience x propensity tier x strategy with a linear program (HiGHS)."""
-    from memberwise.config import load_budget_config, load_forecast_config
+    """Plan contacts per audience x propensity tier x strategy with a linear program (HiGHS).
+
+    Without --data it re-solves on the response estimates the last retrain saved (fast what-if); with
+    --data it estimates responses from the campaign history again and picks the members to contact.
+    """
+    from memberwise.config import load_budget_config
     from memberwise.pipelines.budget import allocate as run_allocate
-    from memberwise.pipelines.gap import kpi_gap
+    from memberwise.pipelines.planning import saved_allocation
 
     if mode == "max-revenue" and budget is None:
         raise MemberwiseError("max-revenue needs --budget (close-gap finds the budget itself)")
-    cfg = load_budget_config(config)
-    settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+    if out is not None and data is None:
+        raise MemberwiseError("--out writes member lists, which need --data")
     if mode == "close-gap" and gap_target is None:
-        year = str((cutoff - pd.Timedelta(days=1)).year)
-        result = kpi_gap(
-            prepared.warehouse, period or year, None, settings, None, cutoff, load_forecast_config(None)
-        )
+        cutoff = as_of.date() if as_of else None
+        year = period or str(((cutoff or date.today()) - timedelta(days=1)).year)
+        result = _gap(year, None, data, cutoff, None, snapshot_date)
         _print_gap(result)
-        gap_target = max(result.gap, 0.0)
-    run = run_allocate(prepared.warehouse, settings, budget, mode, gap_target, None, "manual", cfg, cutoff)
-    allocation = run.allocation
-    shown = allocation.plan.head(15)
-    _show(shown.round(2), f"plan: {len(allocation.plan)} cells (top 15 by spend)")
+        if result.gap <= 0:
+            console.print("the projection already meets the target: no gap to close")
+            return
+        gap_target = result.gap
+    if data is None:
+        allocation = saved_allocation(_settings(snapshot_date), budget, mode, gap_target)
+        contacts = None
+    else:
+        settings, prepared, cutoff = _prepare_at(data, as_of, snapshot_date)
+        cfg = load_budget_config(config)
+        run = run_allocate(
+            prepared.warehouse, settings, budget, mode, gap_target, None, "manual", cfg, cutoff
+        )
+        allocation, contacts = run.allocation, run.contacts
+    _show(allocation.plan.head(15).round(2), f"plan: {len(allocation.plan)} cells (top 15 by spend)")
     _print_allocation(allocation)
     prices = allocation.binding[["name", "shadow_price"]]
-    _show(prices.round(4), "binding constraints and shadow prices (objective gain per unit of slack)")
-    if out is not None:
+    prices = prices.sort_values("shadow_price", key=abs, ascending=False)
+    _show(prices.head(15).round(4), "binding constraints, largest shadow prices (objective gain per unit)")
+    if out is not None and contacts is not None:
         _write_frame(allocation.plan, out / "plan.csv")
-        _write_frame(run.contacts, out / "contacts.parquet")
-        console.print(f"plan and {len(run.contacts):,} member contacts written to {out}")
+        _write_frame(contacts, out / "contacts.parquet")
+        console.print(f"plan and {len(contacts):,} member contacts written to {out}")
 
 
 @app.command()

@@ -111,6 +111,11 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     assert gap.returncode == 0, gap.stderr
     assert "returning_member" in gap.stdout and "P(meet target)" in gap.stdout
+    # Without --data both answer from the inputs the retrain saved (what the service uses too).
+    for args in (("gap", "--period", "2026-Q4", "--target", "1000000"), ("allocate", "--budget", "50000")):
+        saved = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=env)
+        assert saved.returncode == 0, saved.stderr
+    assert "budget plan (max-revenue, optimal)" in saved.stdout.replace("\n", " ")
     out = tmp_path / "plan"
     allocate = subprocess.run(
         [*CLI, "allocate", "--data", brand, "--mode", "close-gap", "--gap-target", "100000", "--out", out,

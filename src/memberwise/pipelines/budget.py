@@ -243,9 +243,10 @@ def allocate(
     # The marginal-value curve is drawn around the budget, or around the spend of a close-gap plan.
     reference = budget if budget is not None else result.totals["spend"]
     curve = budget_curve(cells, constraints, reference, cfg.budget_curve) if reference > 0 else _no_curve()
-    run_id = _log_run(
-        wh, settings, cfg, result, responses, curve, contacts, budget, gap_target, trigger, as_of, bands
-    )
+    run_id = log_budget_run(
+        data_fingerprint(wh), settings, cfg, result, responses, curve, contacts, budget, gap_target,
+        trigger, as_of, bands,
+    )  # fmt: skip
     for message in result.messages:
         log.warning("budget: %s", message)
     return BudgetRun(result, responses, cells, contacts, curve, run_id, bands)
@@ -255,21 +256,25 @@ def _no_curve() -> pd.DataFrame:
     return pd.DataFrame(columns=["budget", "status", "incremental_revenue", "spend", "budget_shadow_price"])
 
 
-def _log_run(
-    wh: Warehouse,
+def log_budget_run(
+    fingerprint: str,
     settings: Settings,
     cfg: BudgetConfig,
     result: Allocation,
     responses: pd.DataFrame,
     curve: pd.DataFrame,
-    contacts: pd.DataFrame,
+    contacts: pd.DataFrame | None,
     budget: float | None,
     gap_target: float | None,
     trigger: str,
     as_of: date,
     bands: int,
 ) -> str:
-    tags = run_tags(trigger, data_fingerprint(wh), str(as_of), mode=result.mode, status=result.status)
+    """One run in experiment "budget": params, totals, responses, plan, duals, figures.
+
+    `contacts` is None for a what-if re-solve on saved cells (member lists come from batch runs).
+    """
+    tags = run_tags(trigger, fingerprint, str(as_of), mode=result.mode, status=result.status)
     with mlflow.start_run(
         experiment_id=experiment_id(settings, "budget"),
         run_name=f"budget {result.mode} " + ("unlimited" if budget is None else f"{budget:,.0f}"),
@@ -296,7 +301,7 @@ def _log_run(
                 "spend": totals["spend"],
                 "roi": totals["roi"] if totals["spend"] > 0 else 0.0,
                 "planned_cells": float(len(result.plan)),
-                "contacts": float(len(contacts)),
+                "contacts": float(len(contacts)) if contacts is not None else totals["contacts"],
                 "budget_shadow_price": result.shadow_prices.get("budget", 0.0),
                 "missing_budget": result.missing_budget or 0.0,
             }

@@ -110,7 +110,7 @@ def kpi_gap(
     cutoff = week_start(as_of) if as_of is not None else default_cutoff(wh)
     history = weekly_series(wh, cutoff, cfg, settings.new_window_days)
     result = project_gap(history, kpi_targets(wh), forecast_model, period, target, cutoff, cfg)
-    _log(wh, result, period, cutoff, version, target is None, settings, trigger)
+    log_gap_run(result, period, cutoff, version, target is None, data_fingerprint(wh), settings, trigger)
     return result
 
 
@@ -118,17 +118,18 @@ def _no_forecast() -> pd.DataFrame:
     return pd.DataFrame({"week": pd.to_datetime([]), "audience": [], "q10": [], "q50": [], "q90": []})
 
 
-def _log(
-    wh: Warehouse,
+def log_gap_run(
     result: GapResult,
     period: str,
     cutoff: pd.Timestamp,
     version: str,
     from_table: bool,
+    fingerprint: str,
     settings: Settings,
     trigger: str,
 ) -> None:
-    tags = run_tags(trigger, data_fingerprint(wh), str(cutoff.date()), kind="gap", period=period)
+    """One run in experiment "gap": the numbers as metrics, the per-audience table, the waterfall."""
+    tags = run_tags(trigger, fingerprint, str(cutoff.date()), kind="gap", period=period)
     with mlflow.start_run(
         experiment_id=experiment_id(settings, "gap"),
         run_name=f"gap {period} as of {cutoff.date()}",

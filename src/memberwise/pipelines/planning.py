@@ -18,13 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from memberwise.config import BudgetConfig, BudgetOverrides, ForecastConfig
+from memberwise.errors import MemberwiseError
 from memberwise.modeling.allocator import Allocation, Mode
 from memberwise.modeling.allocator import allocate as solve
 from memberwise.modeling.forecaster import RNNForecaster
 from memberwise.modeling.gap import GapResult
-from memberwise.pipelines.budget import BudgetRun, allocate, constraints_for
+from memberwise.pipelines.budget import BudgetRun, allocate, budget_curve, constraints_for, log_budget_run
 from memberwise.pipelines.forecast import load_forecaster, week_start, weekly_series
-from memberwise.pipelines.gap import kpi_gap, kpi_targets, project_gap
+from memberwise.pipelines.gap import kpi_gap, kpi_targets, log_gap_run, project_gap
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
@@ -63,6 +64,49 @@ class PlanningInputs:
             raise ValueError("no budget cells: the last retrain could not estimate campaign response")
         cfg = BudgetOverrides.model_validate(overrides).apply(self.budget) if overrides else self.budget
         return solve(self.cells, constraints_for(cfg, budget), mode, gap_target)
+
+
+SAVED = "saved-planning-inputs"  # the data fingerprint tag of runs answered from the saved inputs
+
+
+def saved_inputs(settings: Settings) -> PlanningInputs:
+    """The last retrain's planning inputs (a clear error before any retrain planned)."""
+    inputs = read_planning(settings.snapshot_dir / PLANNING_DIR)
+    if inputs is None:
+        where = settings.snapshot_dir / PLANNING_DIR
+        raise MemberwiseError(f"no planning inputs in {where}: run `memberwise retrain` or pass --data")
+    return inputs
+
+
+def saved_gap(settings: Settings, period: str, target: float | None, trigger: str = "manual") -> GapResult:
+    """The KPI gap from the last retrain's actuals and the champion forecaster, logged as a run."""
+    inputs = saved_inputs(settings)
+    model, version = load_forecaster(settings)
+    result = inputs.gap(model, period, target)
+    log_gap_run(result, period, inputs.cutoff, version, target is None, SAVED, settings, trigger)
+    return result
+
+
+def saved_allocation(
+    settings: Settings,
+    budget: float | None,
+    mode: Mode,
+    gap_target: float | None,
+    trigger: str = "manual",
+) -> Allocation:
+    """Re-solve the plan on the last retrain's cells, logged as a run (no member lists: see `allocate`)."""
+    inputs = saved_inputs(settings)
+    if inputs.cells is None:
+        raise MemberwiseError("no budget cells: the last retrain could not estimate campaign response")
+    result = inputs.allocation(budget, mode, gap_target)
+    reference = budget if budget is not None else result.totals["spend"]
+    constraints = constraints_for(inputs.budget, reference)
+    curve = budget_curve(inputs.cells, constraints, reference, inputs.budget.budget_curve)
+    log_budget_run(
+        SAVED, settings, inputs.budget, result, inputs.cells, curve, None, budget, gap_target, trigger,
+        inputs.cutoff.date(), int(inputs.cells["tier"].nunique()),
+    )  # fmt: skip
+    return result
 
 
 @dataclass
