@@ -681,8 +681,9 @@ def demo(
     _summarise_members(table, sales)
     console.print(
         f"outputs in {settings.output_dir}: member_features.parquet, audience_sales.parquet, rejects.csv\n"
-        "next: `memberwise ui` (compare runs and versions in MLflow), `memberwise serve` (score/select API, "
-        "docs at http://127.0.0.1:3000/docs), notebooks/propensity-review.ipynb"
+        "next: `memberwise ui` (compare runs and versions in MLflow), `memberwise serve` (score, select, "
+        "persona, gap and allocate API, docs at http://127.0.0.1:3000/docs), `memberwise gap --period 2026`, "
+        "`memberwise allocate --budget 200000`, and the review notebooks in notebooks/"
     )
 
 
