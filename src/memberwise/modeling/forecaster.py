@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -380,13 +381,17 @@ def ets(history: pd.DataFrame, horizon: int, season: int = 52, seed: int = 0) ->
     Weeks before a series' first sale are dropped. With fewer than two full seasons (the heuristic start
     needs them) it falls back to damped Holt without a season. Intervals: 500 bootstrapped simulations.
     """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     wide = revenue_matrix(history)
     quantiles = []
     for name in wide.columns:
         series = wide[name].to_numpy()
-        start = int(np.argmax(series > 0)) if (series > 0).any() else 0
+        if not (series > 0).any():  # an audience the brand does not have (e.g. no loyalty data)
+            quantiles.append(np.zeros((horizon, len(QUANTILES))))
+            continue
+        start = int(np.argmax(series > 0))
         y = np.log1p(series[start:])
         seasonal = len(y) >= 2 * season + 4
         model = ExponentialSmoothing(
@@ -397,7 +402,9 @@ def ets(history: pd.DataFrame, horizon: int, season: int = 52, seed: int = 0) ->
             seasonal_periods=season if seasonal else None,
             initialization_method="heuristic" if seasonal else "estimated",
         )
-        fit = model.fit()
+        with warnings.catch_warnings():  # a baseline's convergence chatter is not the user's problem
+            warnings.simplefilter("ignore", (RuntimeWarning, ConvergenceWarning))
+            fit = model.fit()
         paths = fit.simulate(
             horizon, repetitions=500, anchor="end", random_errors="bootstrap", rng=np.random.default_rng(seed)
         )
