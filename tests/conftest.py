@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from memberwise.data.demo import DemoConfig, generate
+from memberwise.settings import Settings
 
 DEMO_SNAPSHOT = pd.Timestamp("2026-11-15 23:59:59")
+DEMO_SNAPSHOT_DAY = date(2026, 11, 15)  # the last day of data in every generated demo brand
+
+
+def fresh_settings(tmp_path_factory: pytest.TempPathFactory, name: str = "home") -> Settings:
+    """Settings with an empty MEMBERWISE_HOME (its own MLflow store) and the demo brands' snapshot day."""
+    return Settings(home=tmp_path_factory.mktemp(name), snapshot_date=DEMO_SNAPSHOT_DAY)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +25,14 @@ def demo_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean 3,000-person brand (Parquet)."""
     out = tmp_path_factory.mktemp("brand")
     generate(DemoConfig(members=3_000, seed=11), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6,000-person brand (seed 21): enough history for the personas and forecast quality targets."""
+    out = tmp_path_factory.mktemp("model-brand")
+    generate(DemoConfig(members=6_000, seed=21), out)
     return out
 
 

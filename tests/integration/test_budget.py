@@ -25,6 +25,7 @@ from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
 from memberwise.tracking import configure
+from tests.conftest import fresh_settings
 
 AS_OF = date(2026, 11, 16)
 CATALOG = Path(__file__).parents[2] / "experiments" / "strategies.yaml"
@@ -32,7 +33,7 @@ CATALOG = Path(__file__).parents[2] / "experiments" / "strategies.yaml"
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("budget-home"), snapshot_date=date(2026, 11, 15))
+    return fresh_settings(tmp_path_factory, "budget-home")
 
 
 @pytest.fixture(scope="module")

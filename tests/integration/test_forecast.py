@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 
 from memberwise.config import ForecastConfig, ForecastGateConfig
-from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.pipelines.forecast import judge_forecast, load_forecaster, promote_forecast, train_forecast
 from memberwise.pipelines.gap import kpi_gap, parse_period
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
 from memberwise.tracking import CHALLENGER, CHAMPION, FORECAST_MODEL, PREVIOUS, configure, version_by_alias
+from tests.conftest import fresh_settings
 
 AS_OF = date(2026, 11, 16)
 CFG = ForecastConfig()
@@ -23,14 +24,12 @@ CFG = ForecastConfig()
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("home"), snapshot_date=date(2026, 11, 15))
+    return fresh_settings(tmp_path_factory, "home")
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory, settings: Settings):  # noqa: ANN201
-    out = tmp_path_factory.mktemp("forecast-brand")
-    generate(DemoConfig(members=6_000, seed=21), out)
-    return prepare(out, settings)
+def prepared(model_brand: Path, settings: Settings):  # noqa: ANN201
+    return prepare(model_brand, settings)
 
 
 @pytest.fixture(scope="module")

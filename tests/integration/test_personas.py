@@ -11,27 +11,25 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from memberwise.config import PersonasConfig, PersonasGateConfig
-from memberwise.data.demo import DemoConfig, generate
 from memberwise.features import build_features
 from memberwise.modeling.personas import PersonaModel
 from memberwise.pipelines.personas import load_personas, promote_personas, train_personas
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
 from memberwise.tracking import CHALLENGER, CHAMPION, PERSONAS_MODEL, configure, version_by_alias
+from tests.conftest import fresh_settings
 
 AS_OF = date(2026, 11, 16)
 
 
 @pytest.fixture(scope="module")
-def brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("personas-brand")
-    generate(DemoConfig(members=6_000, seed=21), out)
-    return out
+def brand(model_brand: Path) -> Path:
+    return model_brand
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("home"), snapshot_date=date(2026, 11, 15))
+    return fresh_settings(tmp_path_factory, "home")
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from memberwise.pipelines.retrain import exclusive_lock, retrain
 from memberwise.settings import Settings
 from memberwise.snapshot import read_snapshot
 from memberwise.tracking import CHAMPION, PREVIOUS, configure, version_by_alias
+from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
 
 AS_OF = date(2026, 11, 16)
 FAST = PropensityConfig(optuna=OptunaConfig(trials=6, timeout_seconds=120))
@@ -39,7 +40,7 @@ def brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("home"), snapshot_date=date(2026, 11, 15))
+    return fresh_settings(tmp_path_factory, "home")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_gate_rules_in_words() -> None:
 
 @pytest.mark.slow
 def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, snapshot_date=date(2026, 11, 15))
+    settings = Settings(home=tmp_path, snapshot_date=DEMO_SNAPSHOT_DAY)
     summary = retrain(brand, settings, FAST_RETRAIN, trigger="manual")
     assert summary.gate.approved and summary.snapshot.members > 14_000
     snapshot, meta = read_snapshot(settings.snapshot_dir)
