@@ -539,7 +539,7 @@ def retrain(
         bool, typer.Option(help="Retrain even if this data and config were already done")
     ] = False,
 ) -> None:
-    """The scheduled job: validate, unify, train every model, gate each, refresh the served snapshot."""
+    """The scheduled job: validate, unify, train and gate every model, refresh the snapshot, plan."""
     from memberwise.config import load_retrain_config
     from memberwise.pipelines.retrain import retrain as run_retrain
 
@@ -606,7 +606,7 @@ def _print_allocation(allocation: Allocation) -> None:
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 3000,
 ) -> None:
-    """Start the BentoML service (score, select) on 127.0.0.1 with the champion and latest snapshot."""
+    """Start the BentoML service (score, select, persona, gap, allocate) on 127.0.0.1 (OpenAPI at /docs)."""
     import secrets
 
     from memberwise.serving import serve_command
