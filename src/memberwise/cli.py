@@ -203,10 +203,8 @@ def audience_sales_command(
 
 train_app = typer.Typer(help="Train a model and register it as the challenger.", no_args_is_help=True)
 promote_app = typer.Typer(help="Run the promotion gate: challenger vs champion.", no_args_is_help=True)
-rollback_app = typer.Typer(help="Move the champion back to the previous champion.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(promote_app, name="promote")
-app.add_typer(rollback_app, name="rollback")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Experiment YAML [default: experiments/<model>.yaml]")
@@ -291,13 +289,19 @@ def _print_decision(decision: GateDecision) -> None:
         console.print(f"  - {reason}")
 
 
-@rollback_app.command("propensity")
-def rollback_propensity_command() -> None:
-    """Make the previous champion the champion again."""
-    from memberwise.pipelines.promote import rollback_propensity
+@app.command()
+def rollback(
+    model: Annotated[
+        Literal["propensity", "personas", "forecast"], typer.Argument(help="Which registered model")
+    ],
+) -> None:
+    """Move a model's champion back to the previous champion (the aliases swap; nothing is retrained)."""
+    from memberwise.pipelines.gate import rollback as move_back
+    from memberwise.tracking import FORECAST_MODEL, PERSONAS_MODEL, PROPENSITY_MODEL
 
-    old, new = rollback_propensity(_settings())
-    console.print(f"champion moved back from v{old} to v{new}")
+    name = {"propensity": PROPENSITY_MODEL, "personas": PERSONAS_MODEL, "forecast": FORECAST_MODEL}[model]
+    old, new = move_back(_settings(), name)
+    console.print(f"{name} champion moved back from v{old} to v{new}")
 
 
 @train_app.command("personas")
@@ -334,16 +338,6 @@ def promote_personas_command(
     _print_decision(promote_personas(prepared.warehouse, cutoff, cfg, settings))
 
 
-@rollback_app.command("personas")
-def rollback_personas_command() -> None:
-    """Make the previous personas champion the champion again."""
-    from memberwise.pipelines.gate import rollback
-    from memberwise.tracking import PERSONAS_MODEL
-
-    old, new = rollback(_settings(), PERSONAS_MODEL)
-    console.print(f"personas champion moved back from v{old} to v{new}")
-
-
 @train_app.command("forecast")
 def train_forecast_command(
     data: DataOption,
@@ -365,28 +359,18 @@ def train_forecast_command(
 
 @promote_app.command("forecast")
 def promote_forecast_command(
-    data: DataOption,
     as_of: OptionalAsOf = None,
     config: ConfigOption = None,
-    snapshot_date: SnapshotOption = None,
 ) -> None:
-    """Promote the forecast challenger when its backtest beats seasonal naive with honest intervals."""
+    """Promote the forecast challenger when its backtest beats seasonal naive with honest intervals.
+
+    The gate reads both versions' backtests from their training runs, so no data is needed.
+    """
     from memberwise.config import load_forecast_config
     from memberwise.pipelines.forecast import promote_forecast
 
-    cfg = load_forecast_config(config)
-    settings, _, cutoff = _prepare_at(data, as_of, snapshot_date)
-    _print_decision(promote_forecast(settings, cfg, cutoff))
-
-
-@rollback_app.command("forecast")
-def rollback_forecast_command() -> None:
-    """Make the previous forecast champion the champion again."""
-    from memberwise.pipelines.gate import rollback
-    from memberwise.tracking import FORECAST_MODEL
-
-    old, new = rollback(_settings(), FORECAST_MODEL)
-    console.print(f"forecast champion moved back from v{old} to v{new}")
+    cutoff = as_of.date() if as_of else date.today()
+    _print_decision(promote_forecast(_settings(), load_forecast_config(config), cutoff))
 
 
 SavedDataOption = Annotated[

@@ -73,14 +73,19 @@ def code_version() -> str:
 
 
 def data_fingerprint(wh: Warehouse) -> str:
-    """A content hash of the validated contract tables (row counts and row hashes), for lineage."""
-    digest = hashlib.sha256()
-    for table in sorted(wh.present):
-        count, checksum = wh.con.execute(
-            f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} t"
-        ).fetchall()[0]
-        digest.update(f"{table}:{count}:{checksum};".encode())
-    return digest.hexdigest()[:16]
+    """A content hash of the validated contract tables (row counts and row hashes), for lineage.
+
+    Computed once per warehouse content (cached on the warehouse until a contract table is replaced).
+    """
+    if wh.fingerprint is None:
+        digest = hashlib.sha256()
+        for table in sorted(wh.present):
+            count, checksum = wh.con.execute(
+                f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} t"
+            ).fetchall()[0]
+            digest.update(f"{table}:{count}:{checksum};".encode())
+        wh.fingerprint = digest.hexdigest()[:16]
+    return wh.fingerprint
 
 
 def run_tags(trigger: str, fingerprint: str, as_of: str, **extra: str) -> dict[str, str]:

@@ -21,9 +21,14 @@ class Warehouse:
 
     con: duckdb.DuckDBPyConnection
     present: set[str] = field(default_factory=set)
+    # The contract tables' content hash (tracking.data_fingerprint), kept until a contract table changes:
+    # every run of a retrain tags it, and hashing tens of millions of rows each time adds up.
+    fingerprint: str | None = field(default=None, repr=False)
 
     def put(self, name: str, frame: pd.DataFrame) -> None:
         """Store a DataFrame as a native table (replacing any table of that name)."""
+        if name in TABLES:
+            self.fingerprint = None
         self.con.register("_incoming", frame)
         self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')
         self.con.unregister("_incoming")

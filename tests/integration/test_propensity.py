@@ -17,13 +17,14 @@ from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, Retrai
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.modeling.evaluation import expected_calibration_error
+from memberwise.pipelines.gate import rollback
 from memberwise.pipelines.prepare import prepare
-from memberwise.pipelines.promote import judge, promote_propensity, rollback_propensity
+from memberwise.pipelines.promote import judge, promote_propensity
 from memberwise.pipelines.propensity import labelled_window, train_propensity
 from memberwise.pipelines.retrain import exclusive_lock, retrain
 from memberwise.settings import Settings
 from memberwise.snapshot import read_snapshot
-from memberwise.tracking import CHAMPION, PREVIOUS, configure, version_by_alias
+from memberwise.tracking import CHAMPION, PREVIOUS, PROPENSITY_MODEL, configure, version_by_alias
 from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
 
 AS_OF = date(2026, 11, 16)
@@ -142,9 +143,9 @@ def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path
     after, _ = read_snapshot(settings.snapshot_dir)
     pd.testing.assert_frame_equal(after, snapshot)
     with pytest.raises(MemberwiseError, match="no previous champion"):
-        rollback_propensity(settings)
+        rollback(settings, PROPENSITY_MODEL)
     retrain(brand, settings, FAST_RETRAIN, force=True)
-    old, new = rollback_propensity(settings)
+    old, new = rollback(settings, PROPENSITY_MODEL)
     assert new == summary.model_version and str(version_by_alias(client, PREVIOUS).version) == old
 
 

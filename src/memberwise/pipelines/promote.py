@@ -15,7 +15,7 @@ from datetime import date
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
-from memberwise.pipelines.gate import GateDecision, decide, rollback, settle
+from memberwise.pipelines.gate import GateDecision, decide, settle
 from memberwise.pipelines.propensity import LabelledWindow, labelled_window
 from memberwise.settings import Settings
 from memberwise.tracking import (
@@ -103,8 +103,3 @@ def promote_propensity(
         "; ".join(decision.reasons),
     )
     return decision
-
-
-def rollback_propensity(settings: Settings) -> tuple[str, str]:
-    """Move the propensity champion back to previous-champion; returns (from version, to version)."""
-    return rollback(settings, PROPENSITY_MODEL)
