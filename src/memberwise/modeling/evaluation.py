@@ -1,6 +1,6 @@
 """Evaluation of the repurchase-propensity classifier: ranking, calibration, targeting and drift.
 
-The model's calibrated probability p becomes a marketer's score round(100 * p), and members scoring above
+The model's calibrated probability p becomes a marketer's score (modeling.scores), and members scoring above
 a threshold (60 by default) are selected for a campaign. So besides AUC the model is judged on what the
 campaign sees: calibration (ECE), lift by decile, precision and recall at the threshold, and the stability
 of the score distribution over time (PSI). Pure functions, no I/O; figures are plain matplotlib Figures.
@@ -22,6 +22,8 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+
+from memberwise.modeling.scores import score_from_probability
 
 ArrayLike: TypeAlias = Sequence[float] | np.ndarray | pd.Series
 
@@ -104,22 +106,13 @@ def lift_top_decile(y_true: ArrayLike, y_prob: ArrayLike) -> float:
     return float(decile_table(y_true, y_prob)["lift"].iloc[0])
 
 
-def scores_from_probability(y_prob: ArrayLike) -> np.ndarray:
-    """Marketer's 0-100 score: round(100 * p), halves rounded up (0.605 -> 61).
-
-    100 * p is first rounded to 9 decimals so that binary noise (100 * 0.285 = 28.4999...) does not
-    round a printed half down.
-    """
-    return np.floor(np.round(100 * _probabilities(y_prob), 9) + 0.5).astype("int64")
-
-
 def threshold_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 60) -> dict[str, float]:
     """Precision, recall and share selected when members scoring strictly above `threshold` are targeted.
 
     Precision is 0.0 when nobody is selected, recall 0.0 when there are no positives.
     """
     y, p = _labels_and_probabilities(y_true, y_prob)
-    selected = scores_from_probability(p) > threshold
+    selected = score_from_probability(p) > threshold
     hits = int((y[selected] == 1).sum())
     return {
         "precision_at_threshold": float(hits / selected.sum()) if selected.any() else 0.0,

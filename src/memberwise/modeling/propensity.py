@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 
 from memberwise.config import SearchSpaceConfig
 from memberwise.modeling.baselines import BGNBD, bgnbd_inputs
+from memberwise.modeling.scores import score_from_probability
 
 # Feature-table columns that are identifiers, timestamps or too fine-grained to learn from.
 NOT_FEATURES = ("member_id", "as_of", "first_purchase_at", "birth_year", "province", "city")
@@ -147,8 +148,8 @@ class PropensityModel:
         return np.clip(self.calibrator_(self.predict_raw(features)), 0.0, 1.0)
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
-        """The 0-100 score: round(100 x calibrated probability)."""
-        return np.floor(100 * self.predict_proba(features) + 0.5).astype(int)
+        """The 0-100 score of the calibrated probability (the one rule in `modeling.scores`)."""
+        return score_from_probability(self.predict_proba(features))
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per-member log-odds contribution of every feature (TreeSHAP); the bias column is dropped."""
@@ -251,9 +252,7 @@ class PropensityPyfunc(PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         probability = self.model.predict_proba(model_input)
-        return pd.DataFrame(
-            {"probability": probability, "score": np.floor(100 * probability + 0.5).astype(int)}
-        )
+        return pd.DataFrame({"probability": probability, "score": score_from_probability(probability)})
 
 
 def model_input(features: pd.DataFrame) -> pd.DataFrame:

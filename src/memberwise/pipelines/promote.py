@@ -15,6 +15,7 @@ from datetime import date
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
+from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.gate import GateDecision, decide, settle
 from memberwise.pipelines.propensity import LabelledWindow, labelled_window
 from memberwise.settings import Settings
@@ -82,7 +83,7 @@ def promote_propensity(
         champion_p = load_version(str(champion.version)).predict_proba(holdout)
         champion_metrics = evaluation.classification_metrics(y, champion_p, cfg.threshold)
         psi = evaluation.population_stability_index(
-            evaluation.scores_from_probability(champion_p), evaluation.scores_from_probability(challenger_p)
+            score_from_probability(champion_p), score_from_probability(challenger_p)
         )
     failures = judge(metrics, champion_metrics, psi, cfg)
     decision = decide(

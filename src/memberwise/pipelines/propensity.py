@@ -29,6 +29,7 @@ from memberwise.features import build_features, repurchase_labels
 from memberwise.modeling import evaluation
 from memberwise.modeling.baselines import BGNBD, bgnbd_inputs, rfm_score
 from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input, search_space
+from memberwise.modeling.scores import score_from_probability
 from memberwise.settings import Settings
 from memberwise.tracking import (
     PROPENSITY_MODEL,
@@ -187,7 +188,7 @@ def evaluate(model: PropensityModel, window: LabelledWindow, cfg: PropensityConf
     metrics["baseline_rfm_auc"] = float(roc_auc_score(y, baselines["RFM score"]))
     metrics["baseline_bgnbd_auc"] = float(roc_auc_score(y, baselines["BG/NBD"]))
     metrics["holdout_base_rate"] = float(np.mean(y))
-    scores = evaluation.scores_from_probability(probability)
+    scores = score_from_probability(probability)
     deciles = evaluation.decile_table(y, probability)
     log_frame(deciles, "decile_table")
     # Baseline scores are not probabilities; their percentile ranks draw the same ROC curve.

@@ -17,6 +17,7 @@ from memberwise.errors import MemberwiseError
 from memberwise.features import build_features, preferred_channels
 from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
+from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.personas import champion_personas
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
@@ -51,7 +52,7 @@ def score_members(
     features = build_features(wh, as_of) if features is None else features
     channels = preferred_channels(wh, as_of)
     probability = model.predict_proba(features)
-    score = np.floor(100 * probability + 0.5).astype(int)
+    score = score_from_probability(probability)
     selected = score > threshold
     reasons: list[list[str]] = [[] for _ in range(len(features))]
     if reasons_for == "all":

@@ -21,9 +21,9 @@ from memberwise.modeling.evaluation import (
     population_stability_index,
     roc_figure,
     score_histogram_figure,
-    scores_from_probability,
     threshold_metrics,
 )
+from memberwise.modeling.scores import score_from_probability
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +83,6 @@ def test_decile_table_breaks_ties_by_position_and_splits_unevenly() -> None:
 def test_lift_top_decile_of_perfect_ranking() -> None:
     y = np.r_[np.ones(100), np.zeros(900)]
     assert lift_top_decile(y, np.where(y == 1, 0.9, 0.1)) == pytest.approx(10.0)
-
-
-def test_scores_round_half_up() -> None:
-    scores = scores_from_probability([0.605, 0.6049, 1.0, 0.0, 0.285, 0.004])
-    assert scores.tolist() == [61, 60, 100, 0, 29, 0]
-    assert scores.dtype.kind == "i"
 
 
 def test_threshold_metrics_hand_checked() -> None:
@@ -161,7 +155,7 @@ def test_figures_render(synthetic) -> None:
         roc_figure(y, {"lightgbm": p, "random": np.full(p.size, 0.5)}),
         calibration_figure(y, p),
         decile_lift_figure(decile_table(y, p)),
-        score_histogram_figure(scores_from_probability(p)),
+        score_histogram_figure(score_from_probability(p)),
         importance_figure(importance, top=2),
     ]
     for fig in figures:
