@@ -1,0 +1,140 @@
+"""Data commands: generate a demo brand, validate, unify, and build features and audience sales."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pandas as pd
+import typer
+
+from memberwise.cli.app import app
+from memberwise.cli.options import AsOfOption, DataOption, SnapshotOption, settings_for, write_frame
+from memberwise.cli.render import console, show
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option(help="Directory to write the six tables (and truth/) into")],
+    members: Annotated[
+        int, typer.Option(min=100, help="People to simulate (members after unification)")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same brand")] = 7,
+    dirty: Annotated[
+        bool, typer.Option(help="Add a known number of invalid rows of each kind (CSV only)")
+    ] = False,
+    file_format: Annotated[
+        Literal["parquet", "csv"], typer.Option("--format", help="File format of the tables")
+    ] = "parquet",
+) -> None:
+    """Generate a realistic demo brand with planted ground truth in OUT/truth."""
+    from memberwise.data.demo import DemoConfig, generate
+
+    fmt: Literal["parquet", "csv"] = "csv" if dirty else file_format
+    started = time.perf_counter()
+    manifest = generate(
+        DemoConfig(members=members, seed=seed, dirty=dirty, file_format=fmt), out, progress=True
+    )
+    rows = manifest["rows"]
+    assert isinstance(rows, dict)
+    show(pd.DataFrame({"table": list(rows), "rows": list(rows.values())}), f"demo brand in {out}")
+    console.print(
+        f"snapshot date {manifest['snapshot_date']}; truth in {out / 'truth'}; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+
+
+@app.command()
+def validate(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Directory for rejects.csv and validation_report.json")],
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Check every table against the data contract; write the rejected rows with their reasons."""
+    from memberwise.data.io import load, reason_counts
+    from memberwise.pipelines.prepare import snapshot_timestamp
+
+    result = load(data, snapshot_timestamp(settings_for(snapshot_date).snapshot_date))
+    result.write_report(out)
+    show(result.counts, "rows per table")
+    if not result.rejects.empty:
+        show(reason_counts(result.rejects), "reject reasons")
+    console.print(f"rejects: {out / 'rejects.csv'} ({len(result.rejects):,} rows)")
+
+
+@app.command()
+def unify(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Directory for member_map, members and hub_identifiers")],
+    snapshot_date: SnapshotOption = None,
+    max_accounts_per_identifier: Annotated[
+        int | None, typer.Option(min=2, help="Hub guard: identifiers shared by more accounts never link")
+    ] = None,
+) -> None:
+    """Link channel accounts into unified members (member_map, members)."""
+    from memberwise.pipelines.prepare import prepare
+
+    prepared = prepare(
+        data, settings_for(snapshot_date, max_accounts_per_identifier=max_accounts_per_identifier)
+    )
+    identity = prepared.identity
+    out.mkdir(parents=True, exist_ok=True)
+    write_frame(identity.member_map, out / "member_map.parquet")
+    write_frame(identity.members, out / "members.parquet")
+    write_frame(identity.hubs, out / "hub_identifiers.csv")
+    console.print(
+        f"{len(identity.member_map):,} accounts -> {len(identity.members):,} members; "
+        f"{len(identity.hubs)} hub identifier(s) not used for linking; written to {out}"
+    )
+    if not identity.hubs.empty:
+        show(identity.hubs.head(10), "hub identifiers (largest first)")
+
+
+@app.command()
+def features(
+    data: DataOption,
+    as_of: AsOfOption,
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
+    snapshot_date: SnapshotOption = None,
+    label_horizon: Annotated[
+        int | None, typer.Option(min=1, help="Also add `repurchased` within this many days after the cutoff")
+    ] = None,
+) -> None:
+    """Build one row of member features per unified member as of a cutoff date."""
+    from memberwise.features import build_features, repurchase_labels
+    from memberwise.pipelines.prepare import prepare
+
+    settings = settings_for(snapshot_date)
+    prepared = prepare(data, settings)
+    started = time.perf_counter()
+    table = build_features(prepared.warehouse, as_of.date(), new_window_days=settings.new_window_days)
+    if label_horizon:
+        labels = repurchase_labels(prepared.warehouse, as_of.date(), label_horizon)
+        table = table.merge(labels[["member_id", "repurchased"]], on="member_id", how="left")
+    write_frame(table, out)
+    console.print(
+        f"{len(table):,} members x {table.shape[1]} columns as of {as_of.date()} "
+        f"in {time.perf_counter() - started:.1f}s -> {out}"
+    )
+    show(
+        table["lifecycle_stage"].value_counts().rename_axis("lifecycle_stage").reset_index(),
+        "lifecycle stages",
+    )
+
+
+@app.command("audience-sales")
+def audience_sales_command(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Weekly revenue, orders and buyers per audience (new/returning customers and members)."""
+    from memberwise.features import audience_sales
+    from memberwise.pipelines.prepare import prepare
+
+    settings = settings_for(snapshot_date)
+    prepared = prepare(data, settings)
+    table = audience_sales(prepared.warehouse, new_window_days=settings.new_window_days)
+    write_frame(table, out)
+    console.print(f"{table['week'].nunique()} weeks x {table['audience'].nunique()} audiences -> {out}")

@@ -1,0 +1,74 @@
+"""Options shared by several commands, and the settings/warehouse every stage starts from."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import pandas as pd
+import typer
+
+from memberwise.settings import Settings
+
+if TYPE_CHECKING:
+    from memberwise.pipelines.prepare import Prepared
+
+DataOption = Annotated[Path, typer.Option("--data", help="Directory of CSV/Parquet tables, or a DuckDB file")]
+SnapshotOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--snapshot-date", formats=["%Y-%m-%d"], help="Events after this day are rejected [default: today]"
+    ),
+]
+AsOfOption = Annotated[
+    datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Feature cutoff date (exclusive)")
+]
+OptionalAsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="Cutoff date [default: the day after the snapshot date]"
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Experiment YAML [default: experiments/<model>.yaml]")
+]
+ConfigDirOption = Annotated[
+    Path | None,
+    typer.Option("--config-dir", help="Directory of the models' YAML files [default: experiments/]"),
+]
+SavedDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Tables to compute from [default: the inputs the last retrain saved, answered fast]"
+    ),
+]
+
+
+def settings_for(snapshot: datetime | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, with the command line's overrides (None means not given)."""
+    settings = Settings()
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    if snapshot is not None:
+        updates["snapshot_date"] = snapshot.date()
+    return settings.model_copy(update=updates)
+
+
+def prepare_at(
+    data: Path, as_of: datetime | None, snapshot_date: datetime | None
+) -> tuple[Settings, Prepared, date]:
+    """Settings, the prepared warehouse and the cutoff (default: the day after the snapshot)."""
+    from memberwise.pipelines.prepare import prepare
+
+    settings = settings_for(snapshot_date)
+    prepared = prepare(data, settings)
+    return settings, prepared, as_of.date() if as_of else prepared.default_as_of
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write Parquet, or CSV when the file name says so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
