@@ -6,8 +6,8 @@ aggregation over the member-keyed events that `identity.unify` writes (`member_o
 `member_interactions`): every window is a CASE inside one GROUP BY on an integer member key.
 
 The cutoff is `as_of` 00:00. Features and audiences read only rows strictly before it, so a feature
-row computed today never changes when later data arrives. `FEATURE_COLUMNS` is the one place the
-feature columns are documented; `docs/features.md` carries the same table and the rules.
+row computed today never changes when later data arrives. The columns, their types and meanings are
+`memberwise.catalogue` (re-exported here as `FEATURE_COLUMNS`); `docs/features.md` carries the rules.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pyarrow as pa
 
+from memberwise.catalogue import FEATURE_COLUMNS, WINDOWS
 from memberwise.data.contract import AUDIENCES, CHANNELS
 from memberwise.identity import PROFILE_FIELDS
 from memberwise.warehouse import Warehouse
 
-WINDOWS = (30, 90, 180, 365)
 ACTIVE_MAX_DAYS, SILENT_MAX_DAYS, SLEEPING_MAX_DAYS = 63, 126, 365
 LOYAL_MIN_ORDERS_365D = 4
 ACTIVE_MIN_INTERACTIONS_30D = 3
@@ -37,61 +37,6 @@ RFM_SEGMENTS = {
     "HLL": "general_development",
     "LHL": "general_win_back",
     "LLL": "general_retention",
-}
-
-FEATURE_COLUMNS: dict[str, str] = {
-    "member_id": "Unified member id (from identity.unify).",
-    "as_of": "The cutoff date; only rows strictly before as_of 00:00 are read.",
-    "gender": "Latest non-null gender over the member's accounts known at the cutoff.",
-    "birth_year": "Latest non-null birth year over the member's accounts known at the cutoff.",
-    "age": "as_of year minus birth_year.",
-    "province": "Latest non-null province over the member's accounts known at the cutoff.",
-    "city": "Latest non-null city over the member's accounts known at the cutoff.",
-    "registration_channel": "Channel of the member's earliest registered account known at the cutoff.",
-    "tenure_days": "Days from first seen (registration, order or interaction) to the cutoff.",
-    "is_member": "Holds a loyalty card enrolled before the cutoff; null when loyalty data is absent.",
-    "tier": "Tier of the latest-enrolled card (snapshot value, no tier history); null if not a member.",
-    "points_balance": "Points of the latest-enrolled card (snapshot value); null if not a member.",
-    "has_purchased": "Has at least one paid order before the cutoff.",
-    "first_purchase_at": "Time of the first paid order; null if never bought.",
-    "days_since_first_purchase": "Days from the first paid order's date to the cutoff; null if none.",
-    "days_since_last_purchase": "Recency: days from the last paid order's date to the cutoff; null if none.",
-    **{
-        column: text
-        for w in WINDOWS
-        for column, text in (
-            (f"orders_{w}d", f"Paid orders in the {w} days before the cutoff."),
-            (f"revenue_{w}d", f"Paid amount (after discount) in the {w} days before the cutoff."),
-        )
-    },
-    "orders_total": "Paid orders before the cutoff (lifetime).",
-    "revenue_total": "Paid amount before the cutoff (lifetime).",
-    "avg_order_value": "revenue_total / orders_total; null if never bought.",
-    "category_count_365d": "Distinct categories among paid orders in 365 days.",
-    **{
-        f"spend_share_{ch}_365d": f"Share of 365-day paid amount spent in channel {ch}; null without spend."
-        for ch in CHANNELS
-    },
-    "coupon_order_share_365d": "Share of 365-day paid orders that used a coupon; null without orders.",
-    "promo_order_share_365d": "Share of 365-day paid orders with a coupon or discount; null without orders.",
-    "discount_rate_365d": "365-day discount / (amount + discount); null when that total is zero.",
-    "gift_order_share_365d": "Share of 365-day paid orders marked as gifts; null without orders.",
-    "refunded_orders_365d": "Refunded orders in 365 days (refunds count nowhere else).",
-    **{
-        f"interactions_{w}d": f"Interactions in the {w} days before the cutoff; null if no interaction data."
-        for w in WINDOWS
-    },
-    "checkins_30d": "Check-ins in the 30 days before the cutoff; null if no interaction data.",
-    "days_since_last_interaction": "Days from the last interaction's date to the cutoff; null if none.",
-    "lifecycle_stage": "prospect, or by recency: active 0-63, silent 64-126, sleeping 127-365, lost >365.",
-    "customer_type": "prospect, new (first purchase in new_window_days), loyal (4+ orders_365d), returning.",
-    "activity_level": "active, moderate or inactive from 30/180-day interactions, check-ins and orders.",
-    "promotion_sensitivity": "fanatic/sensitive/neutral/indifferent by promo_order_share_365d; null without.",
-    "r_score": "Recency score 1-5 among buyers (more recent = higher); null if never bought.",
-    "f_score": "Frequency score 1-5 among buyers on orders_365d; null if never bought.",
-    "m_score": "Monetary score 1-5 among buyers on revenue_365d; null if never bought.",
-    "rfm_segment": "One of 8 RFM segments (each letter high if above the buyers' mean score).",
-    "frequency_value_quadrant": "high/low frequency x high/low value among 365-day buyers; null otherwise.",
 }
 
 

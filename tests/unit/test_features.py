@@ -15,11 +15,11 @@ Members (letters used below) and what makes each one interesting:
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from memberwise.catalogue import CATALOGUE
 from memberwise.data.contract import AUDIENCES, CHANNELS, TABLES
 from memberwise.data.io import RawTable, validate
 from memberwise.features import (
@@ -467,7 +467,15 @@ def test_as_of_with_a_time_of_day_is_refused(wh: Warehouse) -> None:
         build_features(wh, "2026-03-01 12:00")
 
 
-def test_docs_table_matches_feature_columns() -> None:
-    docs = (Path(__file__).parents[2] / "docs" / "features.md").read_text(encoding="utf-8")
-    for column, text in FEATURE_COLUMNS.items():
-        assert f"| `{column}` | {text} |" in docs, column
+def test_column_types_follow_the_catalogue(feats: pd.DataFrame) -> None:
+    """The catalogue's JSON type of each column is what the feature table holds."""
+    expected = {"number": "numeric", "flag": "boolean", "text": "string", "date": "datetime"}
+    checks = {
+        "numeric": lambda c: pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c),
+        "boolean": pd.api.types.is_bool_dtype,
+        "string": pd.api.types.is_string_dtype,
+        "datetime": pd.api.types.is_datetime64_any_dtype,
+    }
+    for feature in CATALOGUE:
+        want = expected[feature.kind]
+        assert checks[want](feats[feature.name]), f"{feature.name}: {feats[feature.name].dtype}, not {want}"

@@ -4,7 +4,7 @@ Validation happens here, before any model code runs: wrong types, missing fields
 empty or oversized lists and unknown fields are rejected with a 4xx naming the field. Numbers are
 strict (a string is never silently read as a number).
 
-`FeatureRecord` is generated from `memberwise.features.FEATURE_COLUMNS`, so the OpenAPI page lists
+`FeatureRecord` is generated from the feature catalogue (`memberwise.catalogue`), so the OpenAPI page lists
 every feature with its documentation; whether a record carries all the columns the *loaded* model
 needs is checked by the service (422 naming the missing columns).
 """
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from memberwise.features import FEATURE_COLUMNS
+from memberwise.catalogue import FEATURE_COLUMNS, feature_kind
 
 MAX_ITEMS = 10_000  # members per request
 MAX_LIMIT = 100_000  # members per /select answer
@@ -25,28 +25,6 @@ Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 Text = Annotated[str, Field(strict=True, max_length=200)]
 MemberId = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
-
-# Feature columns by JSON type (the rest of FEATURE_COLUMNS are numbers).
-TEXT_FEATURES = frozenset(
-    {
-        "member_id", "gender", "province", "city", "registration_channel", "tier", "lifecycle_stage",
-        "customer_type", "activity_level", "promotion_sensitivity", "rfm_segment", "frequency_value_quadrant",
-    }
-)  # fmt: skip
-FLAG_FEATURES = frozenset({"is_member", "has_purchased"})
-DATE_FEATURES = frozenset({"as_of", "first_purchase_at"})  # not model inputs; accepted as ISO text
-
-
-def feature_kind(column: str) -> str:
-    """'text', 'flag', 'date' or 'number': the JSON type of a feature column."""
-    if column in TEXT_FEATURES:
-        return "text"
-    if column in FLAG_FEATURES:
-        return "flag"
-    if column in DATE_FEATURES:
-        return "date"
-    return "number"
-
 
 _KIND_TYPES: dict[str, Any] = {"text": Text, "flag": Flag, "date": Text, "number": Number}
 
