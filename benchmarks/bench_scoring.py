@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from memberwise.serving import serve_command
-from memberwise.serving.service import load_state
+from memberwise.serving.loading import load_state
 from memberwise.settings import Settings
 
 KEY = "bench-key"

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 import requests
 
+from memberwise.serving.loading import Champion
 from memberwise.serving.schemas import FeatureRecord
-from memberwise.serving.service import Champion, ServingState, needed_columns
+from memberwise.serving.state import ServingState, needed_columns
 from memberwise.settings import Settings
 from memberwise.snapshot import read_snapshot
 from tests.serving.conftest import THRESHOLD, Served, log_tail, server_env, start_server, stop_server
