@@ -9,16 +9,8 @@ from __future__ import annotations
 from datetime import date
 
 from memberwise.config import OptunaConfig, RetrainConfig, load_retrain_config
-from memberwise.pipelines.planning import PLANNING_DIR
+from memberwise import release
 from memberwise.settings import Settings
-from memberwise.tracking import (
-    CHAMPION,
-    FORECAST_MODEL,
-    PERSONAS_MODEL,
-    PROPENSITY_MODEL,
-    configure,
-    version_by_alias,
-)
 
 DEMO_SNAPSHOT = date(2026, 11, 15)
 
@@ -31,11 +23,10 @@ def quick_configs(trials: int = 8) -> RetrainConfig:
 
 
 def ensure_champions(settings: Settings, members: int = 16_000, seed: int = 7) -> Settings:
-    """Run a quick demo retrain unless every model has a champion and planning inputs exist."""
-    client = configure(settings)
-    models = (PROPENSITY_MODEL, PERSONAS_MODEL, FORECAST_MODEL)
-    planned = (settings.snapshot_dir / PLANNING_DIR / "planning.json").exists()
-    if planned and all(version_by_alias(client, CHAMPION, name) for name in models):
+    """Run a quick demo retrain unless the current release serves every model and has planning inputs."""
+    current = release.current(settings)
+    complete = current is not None and len(current.manifest.models) == 3
+    if complete and current is not None and current.planning() is not None:
         return settings
     from memberwise.data.demo import DemoConfig, generate
     from memberwise.pipelines.retrain import retrain

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         None, description="DuckDB memory limit, e.g. '4GB' (default: 80% RAM)"
     )
 
+    releases_kept: int = Field(
+        5, ge=2, description="Releases kept on disk (the current one included) for `memberwise rollback`"
+    )
+
     mlflow_tracking_uri: str | None = Field(
         None, description="MLflow tracking/registry URI (default: sqlite:///<home>/mlflow.db)"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,20 +11,23 @@ from typing import Any
 import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 import memberwise
-from memberwise.modeling.propensity import PropensityModel
+from memberwise.registry import (  # noqa: F401 - re-exported: the pipelines' MLflow conventions live here
+    CHALLENGER,
+    CHAMPION,
+    FORECAST_MODEL,
+    PERSONAS_MODEL,
+    PREVIOUS,
+    PROPENSITY_MODEL,
+    configure,
+)
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
-PROPENSITY_MODEL = "memberwise-propensity"
-PERSONAS_MODEL = "memberwise-personas"
-FORECAST_MODEL = "memberwise-forecast"
 EXPERIMENTS = {
     "propensity": "memberwise-propensity",
     "personas": "memberwise-personas",
@@ -34,18 +36,6 @@ EXPERIMENTS = {
     "budget": "memberwise-budget",
     "retrain": "memberwise-retrain",
 }
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
-_TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "BENTOML_DO_NOT_TRACK": "true"}
-
-
-def configure(settings: Settings) -> MlflowClient:
-    """Point MLflow at the project's store (SQLite by default) with telemetry off; return a client."""
-    for key, value in _TELEMETRY_OFF.items():
-        os.environ.setdefault(key, value)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
 def experiment_id(settings: Settings, kind: str) -> str:
@@ -119,20 +109,6 @@ def child_run(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     experiment = parent.info.experiment_id if parent else None
     with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment, tags=tags) as run:
         yield run
-
-
-def load_version(version: str) -> PropensityModel:
-    """The fitted PropensityModel inside a registered version of memberwise-propensity."""
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{PROPENSITY_MODEL}/{version}")
-    return pyfunc.unwrap_python_model().model
-
-
-def version_by_alias(client: MlflowClient, alias: str, name: str = PROPENSITY_MODEL) -> ModelVersion | None:
-    """The model version holding an alias, or None."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
 
 
 def register_challenger(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ from memberwise.cli.options import (
     settings_for,
     write_frame,
 )
-from memberwise.cli.render import console, metric_table, print_decision, show
+from memberwise.cli.render import console, metric_table, print_decision, print_published, show
 
 
 @train_app.command("propensity")
@@ -48,25 +48,29 @@ def promote_propensity_command(
     """Evaluate challenger and champion on the same fresh holdout; promote when the gate rules pass."""
     from memberwise.config import load_propensity_config
     from memberwise.pipelines.promote import promote_propensity
+    from memberwise.pipelines.publish import publish_promotion
 
     cfg = load_propensity_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    print_decision(promote_propensity(prepared.warehouse, cutoff, cfg, settings))
+    decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings)
+    print_decision(decision)
+    published = publish_promotion(
+        settings, "propensity", decision, "manual", prepared.warehouse, cutoff, cfg.threshold
+    )
+    print_published(published)
 
 
 @app.command()
-def rollback(
-    model: Annotated[
-        Literal["propensity", "personas", "forecast"], typer.Argument(help="Which registered model")
-    ],
-) -> None:
-    """Move a model's champion back to the previous champion (the aliases swap; nothing is retrained)."""
-    from memberwise.pipelines.gate import rollback as move_back
-    from memberwise.tracking import FORECAST_MODEL, PERSONAS_MODEL, PROPENSITY_MODEL
+def rollback() -> None:
+    """Serve the previous release again: its scores, planning inputs and every model's champion together.
 
-    name = {"propensity": PROPENSITY_MODEL, "personas": PERSONAS_MODEL, "forecast": FORECAST_MODEL}[model]
-    old, new = move_back(settings_for(), name)
-    console.print(f"{name} champion moved back from v{old} to v{new}")
+    Nothing is retrained. Releases are kept on disk (MEMBERWISE_RELEASES_KEPT, default 5).
+    """
+    from memberwise import release
+
+    old, new = release.rollback(settings_for())
+    changed = {k: f"v{old.manifest.models.get(k)} -> v{v}" for k, v in new.manifest.models.items()}
+    console.print(f"release {old.id} -> {new.id} (as of {new.manifest.as_of}); models: {changed}")
 
 
 @train_app.command("personas")
@@ -97,10 +101,13 @@ def promote_personas_command(
     """Promote the personas challenger when it is stable and no persona is too small."""
     from memberwise.config import load_personas_config
     from memberwise.pipelines.personas import promote_personas
+    from memberwise.pipelines.publish import publish_promotion
 
     cfg = load_personas_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    print_decision(promote_personas(prepared.warehouse, cutoff, cfg, settings))
+    decision = promote_personas(prepared.warehouse, cutoff, cfg, settings)
+    print_decision(decision)
+    print_published(publish_promotion(settings, "personas", decision, "manual", prepared.warehouse, cutoff))
 
 
 @train_app.command("forecast")
@@ -133,9 +140,13 @@ def promote_forecast_command(
     """
     from memberwise.config import load_forecast_config
     from memberwise.pipelines.forecast import promote_forecast
+    from memberwise.pipelines.publish import publish_promotion
 
     cutoff = as_of.date() if as_of else date.today()
-    print_decision(promote_forecast(settings_for(), load_forecast_config(config), cutoff))
+    settings = settings_for()
+    decision = promote_forecast(settings, load_forecast_config(config), cutoff)
+    print_decision(decision)
+    print_published(publish_promotion(settings, "forecast", decision))
 
 
 @app.command()
@@ -148,15 +159,14 @@ def score(
 ) -> None:
     """Score every member with the champion: score, selected, lifecycle, preferred channel, reasons."""
     from memberwise.config import load_propensity_config
-    from memberwise.pipelines.personas import champion_personas
-    from memberwise.pipelines.score import champion, score_members
+    from memberwise.pipelines.score import release_scores, serving_models
     from memberwise.snapshot import SCORE_COLUMNS
 
     cut = threshold if threshold is not None else load_propensity_config(None).threshold
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    model, version = champion(settings)
-    personas = champion_personas(settings)
-    table = score_members(prepared.warehouse, cutoff, model, version, cut, personas=personas and personas[0])
+    models = serving_models(settings)
+    version = models["propensity"]
+    table = release_scores(prepared.warehouse, cutoff, models, cut)
     table = table[list(SCORE_COLUMNS)]
     if out.suffix == ".csv":
         table = table.assign(reasons=table["reasons"].map("; ".join))

@@ -55,13 +55,16 @@ def _gap(
     """The gap from `data` when given, else from the last retrain's saved inputs (both logged as runs)."""
     from memberwise.config import load_forecast_config
     from memberwise.pipelines.gap import kpi_gap
-    from memberwise.pipelines.planning import saved_gap
+    from memberwise.pipelines.planning import saved_gap, serving_forecaster
 
     if data is None:
         return saved_gap(settings_for(snapshot_date), period, target)
     settings, prepared, _ = prepare_at(data, None, snapshot_date)
     cutoff = as_of.date() if isinstance(as_of, datetime) else as_of
-    return kpi_gap(prepared.warehouse, period, target, settings, None, cutoff, load_forecast_config(config))
+    forecaster = serving_forecaster(settings)
+    return kpi_gap(
+        prepared.warehouse, period, target, settings, forecaster, cutoff, load_forecast_config(config)
+    )
 
 
 @app.command()

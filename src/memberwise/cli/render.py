@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from memberwise.pipelines.gate import GateDecision
     from memberwise.pipelines.planning import PlanSummary
     from memberwise.pipelines.retrain import RetrainSummary
+    from memberwise.release import Release
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,9 +75,11 @@ def print_retrain(summary: RetrainSummary) -> None:
         if decision is not None:
             outcome = "promoted" if decision.approved else "rejected: " + "; ".join(decision.reasons)
             console.print(f"{kind} v{version} {outcome}")
+    for message in summary.recovered:
+        console.print(f"recovered: {message}")
     console.print(
-        f"served snapshot: {snapshot.members:,} members, {snapshot.selected:,} selected, "
-        f"scored by v{snapshot.model_version}, personas v{snapshot.personas_version}"
+        f"published release {summary.release}: {snapshot.members:,} members, {snapshot.selected:,} "
+        f"selected, scored by v{snapshot.model_version}, personas v{snapshot.personas_version}"
     )
     if summary.plan is not None:
         print_plan(summary.plan)
@@ -126,3 +129,12 @@ def summarise_members(table: pd.DataFrame, sales: pd.DataFrame) -> None:
     year = sales["week"].dt.year.astype(str).rename("year")
     yearly = sales.groupby([year, "audience"])["revenue"].sum().unstack()
     show(yearly.round(0).astype("int64").reset_index(), "revenue per year and audience")
+
+
+def print_published(published: Release | None) -> None:
+    """Say which release a promotion published (or that the served release did not change)."""
+    if published is None:
+        console.print("the served release is unchanged")
+        return
+    versions = ", ".join(f"{kind} v{v}" for kind, v in published.manifest.models.items())
+    console.print(f"published release {published.id}: {versions}")

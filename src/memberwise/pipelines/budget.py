@@ -19,22 +19,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from memberwise import release
 from memberwise.config import BudgetConfig, BudgetOverrides, load_budget_config
 from memberwise.data.contract import AUDIENCES
 from memberwise.errors import MemberwiseError
 from memberwise.features import member_audiences
-from memberwise.modeling.allocator import (
-    DIMENSIONS,
-    Allocation,
-    Capacity,
-    Constraints,
-    Mode,
-    SpendLimit,
-)
+from memberwise.modeling.allocator import DIMENSIONS, Allocation, Constraints, Mode
 from memberwise.modeling.allocator import allocate as solve
 from memberwise.modeling.response import CELL, estimate_cells, estimate_tiers
+from memberwise.planning_inputs import constraints_for
 from memberwise.settings import Settings
-from memberwise.snapshot import read_snapshot
 from memberwise.tracking import data_fingerprint, experiment_id, log_figure, log_frame, run_tags
 from memberwise.warehouse import Warehouse
 
@@ -119,20 +113,6 @@ def build_cells(responses: pd.DataFrame, grid: pd.DataFrame, sizes: pd.DataFrame
     )
 
 
-def constraints_for(cfg: BudgetConfig, budget: float | None) -> Constraints:
-    """LP constraints from the config: capacities over the planning period, spend limits, fatigue, ROI."""
-    capacities = tuple(
-        Capacity(
-            dim, value, opt.capacity.units(cfg.period_weeks), opt.capacity.per_contact, opt.capacity.unit
-        )
-        for dim in DIMENSIONS
-        for value, opt in getattr(cfg.catalog, dim).items()
-        if opt.capacity is not None
-    )
-    limits = tuple(SpendLimit(s.dimension, s.value, s.min, s.max) for s in cfg.spend_limits)
-    return Constraints(budget, cfg.fatigue_k, capacities, limits, cfg.min_roi)
-
-
 def pick_members(plan: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """Members per planned cell: the group's top-scored first, filling cells cyclically down the ranking.
 
@@ -176,16 +156,19 @@ def budget_curve(
     return pd.DataFrame(rows)
 
 
-def _member_table(wh: Warehouse, settings: Settings, as_of: date, bands: int) -> tuple[pd.DataFrame, int]:
-    """Current members with audience, score and tier; scores from the latest snapshot when there is one."""
+def _member_table(
+    wh: Warehouse, settings: Settings, as_of: date, bands: int, scores: pd.DataFrame | None
+) -> tuple[pd.DataFrame, int]:
+    """Current members with audience, score and tier; scores given, else the current release's if any."""
     audiences = member_audiences(wh, as_of, settings.new_window_days)
     audiences = audiences[audiences["audience"].isin(AUDIENCES)]
-    try:
-        snapshot, _ = read_snapshot(settings.snapshot_dir)
-    except FileNotFoundError:
-        log.info("no score snapshot: one tier per audience, members in id order")
-        return audiences.assign(score=0.0, tier=SINGLE_TIER), 1
-    scores = snapshot[["member_id", "score"]]
+    if scores is None:
+        current = release.current(settings)
+        if current is None:
+            log.info("no score snapshot: one tier per audience, members in id order")
+            return audiences.assign(score=0.0, tier=SINGLE_TIER), 1
+        scores = current.scores()
+    scores = scores[["member_id", "score"]]
     tiers = score_tiers(scores, bands)
     members = audiences.merge(scores, on="member_id", how="inner")
     return members.assign(tier=members["member_id"].map(tiers)), bands
@@ -210,12 +193,14 @@ def allocate(
     trigger: str = "manual",
     config: BudgetConfig | None = None,
     as_of: date | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> BudgetRun:
     """Estimate response, solve the plan, pick members and log one MLflow run in experiment "budget".
 
     `gap_target` (close-gap mode) is the incremental revenue to reach, e.g. the KPI gap from the gap run.
     `overrides` are what-if changes validated by `BudgetOverrides` (fatigue_k, min_roi, capacities,
-    spend_limits). `config` defaults to experiments/strategies.yaml.
+    spend_limits). `config` defaults to experiments/strategies.yaml. `scores` (member_id, score) tier the
+    members; by default the current release's.
     """
     if mode == "close-gap" and gap_target is None:
         raise MemberwiseError("close-gap mode needs the gap to close (gap_target)")
@@ -228,7 +213,7 @@ def allocate(
     frame = response_frame(wh, cfg.response_window_days, as_of)
     if frame.empty or not (frame["group"] == "control").any():
         raise MemberwiseError("no campaign touches with a control group and a complete response window")
-    members, bands = _member_table(wh, settings, as_of, tier_count(frame, cfg))
+    members, bands = _member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
     frame["tier"] = (
         frame["member_id"].map(members.set_index("member_id")["tier"]) if bands > 1 else SINGLE_TIER
     )

@@ -23,12 +23,14 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from memberwise import registry
 from memberwise.config import ForecastConfig
 from memberwise.errors import MemberwiseError
 from memberwise.features import audience_sales
 from memberwise.modeling import forecaster
 from memberwise.modeling.forecaster import ForecastPyfunc, RNNForecaster
 from memberwise.pipelines.gate import GateDecision, decide, settle
+from memberwise.planning_inputs import week_start
 from memberwise.settings import Settings
 from memberwise.tracking import (
     CHALLENGER,
@@ -41,7 +43,6 @@ from memberwise.tracking import (
     log_frame,
     register_challenger,
     run_tags,
-    version_by_alias,
 )
 from memberwise.warehouse import Warehouse
 
@@ -68,12 +69,6 @@ class ForecastTrainResult:
     scores: pd.DataFrame  # model, audience, mase, smape, coverage80
     model: RNNForecaster
     train_seconds: float
-
-
-def week_start(day: date | pd.Timestamp) -> pd.Timestamp:
-    """The Monday on or before a day: the forecast cutoff, so the last week of actuals is complete."""
-    stamp = pd.Timestamp(day).normalize()
-    return stamp - pd.Timedelta(days=stamp.weekday())
 
 
 def weekly_series(
@@ -239,18 +234,18 @@ def promote_forecast(
 ) -> GateDecision:
     """Champion/challenger gate on the runs' backtests; tag the decision, move the aliases if approved."""
     client = configure(settings)
-    challenger = version_by_alias(client, CHALLENGER, FORECAST_MODEL)
+    challenger = registry.version_by_alias(client, "forecast", CHALLENGER)
     if challenger is None:
         raise MemberwiseError("no forecast challenger to promote: train one first")
-    champion = version_by_alias(client, CHAMPION, FORECAST_MODEL)
-    if champion is not None and champion.version == challenger.version:
-        return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
-    metrics = _version_metrics(client, str(challenger.version))
-    champion_metrics = _version_metrics(client, str(champion.version)) if champion else None
+    champion = registry.version_by_alias(client, "forecast", CHAMPION)
+    if champion == challenger:
+        return GateDecision(challenger, champion, True, ["already champion"])
+    metrics = _version_metrics(client, challenger)
+    champion_metrics = _version_metrics(client, champion) if champion else None
     keys = ("mase_rnn_mean", "mase_snaive_mean", "mase_ets_mean", "coverage80_rnn_mean")
     decision = decide(
-        str(challenger.version),
-        str(champion.version) if champion else None,
+        challenger,
+        champion,
         judge_forecast(metrics, champion_metrics, cfg),
         {
             **{f"challenger_{k}": metrics[k] for k in keys if k in metrics},
@@ -265,13 +260,3 @@ def promote_forecast(
     verdict = "approved" if decision.approved else "rejected"
     log.info("forecast gate: v%s %s (%s)", decision.challenger, verdict, "; ".join(decision.reasons))
     return decision
-
-
-def load_forecaster(settings: Settings, alias: str = CHAMPION) -> tuple[RNNForecaster, str]:
-    """The RNNForecaster holding an alias of memberwise-forecast, and its version."""
-    client = configure(settings)
-    version = version_by_alias(client, alias, FORECAST_MODEL)
-    if version is None:
-        raise MemberwiseError(f"no {alias} forecast model: train and promote one first")
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{FORECAST_MODEL}/{version.version}")
-    return pyfunc.unwrap_python_model().model, str(version.version)

@@ -8,8 +8,8 @@ table (the row for exactly this period with no audience). One MLflow run per cal
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -17,41 +17,14 @@ import pandas as pd
 from memberwise.config import ForecastConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import gap
-from memberwise.modeling.forecaster import RNNForecaster
 from memberwise.modeling.gap import GapResult
-from memberwise.pipelines.forecast import load_forecaster, week_start, weekly_series
+from memberwise.pipelines.forecast import weekly_series
+from memberwise.planning_inputs import parse_period, project_gap, week_start  # noqa: F401 - parse_period re-exported
 from memberwise.settings import Settings
 from memberwise.tracking import data_fingerprint, experiment_id, log_figure, log_frame, run_tags
 from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-_PERIOD = re.compile(r"^(\d{4})(?:-(Q[1-4]|H[12]))?$")
-
-
-def parse_period(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """'2026', '2026-Q3' or '2026-H2' -> [start, end) days."""
-    match = _PERIOD.match(period.strip().upper())
-    if match is None:
-        raise MemberwiseError(
-            f"period {period!r}: expected a year (2026), quarter (2026-Q3) or half (2026-H2)"
-        )
-    year, part = int(match.group(1)), match.group(2)
-    months = 12 if part is None else 3 if part[0] == "Q" else 6
-    first_month = 1 if part is None else (int(part[1]) - 1) * months + 1
-    start = pd.Timestamp(year=year, month=first_month, day=1)
-    return start, start + pd.DateOffset(months=months)
-
-
-def brand_target(targets: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> float | None:
-    """The brand-wide kpi_targets row for exactly [start, end) (period_end is inclusive there), if any."""
-    if targets is None or targets.empty:
-        return None
-    rows = targets[
-        targets["audience"].isna()
-        & (pd.to_datetime(targets["period_start"]).dt.normalize() == start)
-        & (pd.to_datetime(targets["period_end"]).dt.normalize() == end - pd.Timedelta(days=1))
-    ]
-    return float(rows["target_revenue"].iloc[0]) if len(rows) else None
 
 
 def kpi_targets(wh: Warehouse) -> pd.DataFrame | None:
@@ -67,55 +40,29 @@ def default_cutoff(wh: Warehouse) -> pd.Timestamp:
     return week_start(pd.Timestamp(last) + pd.Timedelta(days=1))
 
 
-def project_gap(
-    history: pd.DataFrame,
-    targets: pd.DataFrame | None,
-    forecast_model: RNNForecaster,
-    period: str,
-    target: float | None,
-    cutoff: pd.Timestamp,
-    cfg: ForecastConfig,
-) -> GapResult:
-    """Actual weeks of the period before the cutoff + the forecast for the rest, against the target.
-
-    Shared by the batch run (history from the warehouse) and the service (history saved by retrain).
-    """
-    start, end = parse_period(period)
-    resolved = target if target is not None else brand_target(targets, start, end)
-    if resolved is None:
-        raise MemberwiseError(f"no target for {period}: pass one or add a kpi_targets row for that period")
-    horizon = max(0, (week_start(end - pd.Timedelta(days=1)) - cutoff) // pd.Timedelta(weeks=1) + 1)
-    forecast = forecast_model.predict(history, cutoff, horizon) if horizon else _no_forecast()
-    actuals = history[history["week"] >= week_start(start)]
-    return gap.kpi_gap(
-        actuals, forecast, resolved, start, end, cfg.gap.correlation, cfg.gap.simulations, cfg.gap.seed
-    )
-
-
 def kpi_gap(
     wh: Warehouse,
     period: str,
     target: float | None,
     settings: Settings,
-    forecast_model: RNNForecaster | None = None,
+    forecaster: tuple[Any, str],
     as_of: date | None = None,
     cfg: ForecastConfig | None = None,
     trigger: str = "manual",
+    history: pd.DataFrame | None = None,
 ) -> GapResult:
-    """Target vs actual to date + forecast rest, per audience, with P(meet target); logged as a run."""
+    """Target vs actual to date + forecast rest, per audience, with P(meet target); logged as a run.
+
+    `forecaster` is (model, version); `history` the weekly sales before the cutoff when already built.
+    """
     cfg = cfg or ForecastConfig()
-    version = "given"
-    if forecast_model is None:
-        forecast_model, version = load_forecaster(settings)
+    forecast_model, version = forecaster
     cutoff = week_start(as_of) if as_of is not None else default_cutoff(wh)
-    history = weekly_series(wh, cutoff, cfg, settings.new_window_days)
+    if history is None:
+        history = weekly_series(wh, cutoff, cfg, settings.new_window_days)
     result = project_gap(history, kpi_targets(wh), forecast_model, period, target, cutoff, cfg)
     log_gap_run(result, period, cutoff, version, target is None, data_fingerprint(wh), settings, trigger)
     return result
-
-
-def _no_forecast() -> pd.DataFrame:
-    return pd.DataFrame({"week": pd.to_datetime([]), "audience": [], "q10": [], "q50": [], "q90": []})
 
 
 def log_gap_run(

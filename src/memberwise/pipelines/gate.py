@@ -1,7 +1,8 @@
-"""Champion/challenger mechanics every registered model shares: record a verdict, move aliases, roll back.
+"""Champion/challenger mechanics every registered model shares: record a verdict.
 
-Each model's own rules (what "good enough" means) live with its pipeline; this module only records the
-verdict as an MLflow run plus version tags, and moves `champion` / `previous-champion` when approved.
+Each model's own rules (what "good enough" means) live with its pipeline; this module records the verdict
+as an MLflow run plus version tags. It never moves `champion`: the versions that serve are published
+together, as one release (`memberwise.release`), at the end of a retrain or a manual promotion.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from memberwise.errors import MemberwiseError
 from memberwise.settings import Settings
-from memberwise.tracking import CHAMPION, PREVIOUS, configure, experiment_id, version_by_alias
+from memberwise.tracking import experiment_id
 
 
 @dataclass
@@ -27,6 +27,11 @@ class GateDecision:
     approved: bool
     reasons: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def serving(self) -> str | None:
+        """The version serving after this decision: the challenger if approved, else the champion."""
+        return self.challenger if self.approved else self.champion
 
 
 def decide(
@@ -51,7 +56,7 @@ def settle(
     trigger: str,
     settings: Settings,
 ) -> None:
-    """Log the decision as a run in the model's experiment, tag the version, and move aliases if approved."""
+    """Log the decision as a run in the model's experiment and tag the challenger version with it."""
     verdict = "approved" if decision.approved else "rejected"
     with mlflow.start_run(
         experiment_id=experiment_id(settings, kind),
@@ -64,22 +69,3 @@ def settle(
         mlflow.log_text("\n".join(decision.reasons), "gate_reasons.txt")
     client.set_model_version_tag(model_name, decision.challenger, "gate", verdict)
     client.set_model_version_tag(model_name, decision.challenger, "gate_reason", "; ".join(decision.reasons))
-    if decision.approved:
-        if decision.champion is not None:
-            client.set_registered_model_alias(model_name, PREVIOUS, decision.champion)
-        client.set_registered_model_alias(model_name, CHAMPION, decision.challenger)
-
-
-def rollback(settings: Settings, model_name: str) -> tuple[str, str]:
-    """Move champion back to previous-champion; returns (from version, to version)."""
-    client = configure(settings)
-    champion, previous = (
-        version_by_alias(client, CHAMPION, model_name),
-        version_by_alias(client, PREVIOUS, model_name),
-    )
-    if champion is None or previous is None:
-        raise MemberwiseError(f"nothing to roll back to: {model_name} has no previous champion")
-    client.set_registered_model_alias(model_name, CHAMPION, previous.version)
-    client.set_registered_model_alias(model_name, PREVIOUS, champion.version)
-    client.set_model_version_tag(model_name, champion.version, "rolled_back", "true")
-    return str(champion.version), str(previous.version)

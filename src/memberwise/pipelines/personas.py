@@ -15,6 +15,7 @@ import mlflow
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
+from memberwise import registry
 from memberwise.config import PersonasConfig
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features
@@ -40,7 +41,6 @@ from memberwise.tracking import (
     log_frame,
     register_challenger,
     run_tags,
-    version_by_alias,
 )
 from memberwise.warehouse import Warehouse
 
@@ -130,18 +130,6 @@ def train_personas(
     return PersonasResult(run.info.run_id, version, metrics, model)
 
 
-def load_personas(version: str) -> PersonaModel:
-    """The fitted PersonaModel inside a registered version of memberwise-personas."""
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{PERSONAS_MODEL}/{version}")
-    return pyfunc.unwrap_python_model().model
-
-
-def champion_personas(settings: Settings) -> tuple[PersonaModel, str] | None:
-    """The champion personas model and its version, or None when personas were never promoted."""
-    version = version_by_alias(configure(settings), CHAMPION, PERSONAS_MODEL)
-    return None if version is None else (load_personas(str(version.version)), str(version.version))
-
-
 def judge_personas(metrics: dict[str, float], cfg: PersonasConfig) -> list[str]:
     """The gate rules: an empty list means approved; otherwise each failed rule, in words."""
     failures = []
@@ -168,24 +156,24 @@ def promote_personas(
 ) -> GateDecision:
     """Judge the challenger; log how far it moved from the champion; move the aliases if approved."""
     client = configure(settings)
-    challenger = version_by_alias(client, CHALLENGER, PERSONAS_MODEL)
+    challenger = registry.version_by_alias(client, "personas", CHALLENGER)
     if challenger is None:
         raise MemberwiseError("no personas challenger: run `memberwise train personas` first")
-    champion = version_by_alias(client, CHAMPION, PERSONAS_MODEL)
-    if champion is not None and champion.version == challenger.version:
-        return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
-    model = load_personas(str(challenger.version))
+    champion = registry.version_by_alias(client, "personas", CHAMPION)
+    if champion == challenger:
+        return GateDecision(challenger, champion, True, ["already champion"])
+    model = registry.load("personas", challenger)
     metrics = persona_metrics(model)
     if champion is not None:
         features = build_features(wh, as_of) if features is None else features
         buyers = features[is_recent_buyer(features)]
-        current = load_personas(str(champion.version)).predict(buyers).to_numpy(dtype=int)
+        current = registry.load("personas", champion).predict(buyers).to_numpy(dtype=int)
         metrics["champion_agreement_ari"] = float(
             adjusted_rand_score(current, model.predict(buyers).to_numpy(dtype=int))
         )
     decision = decide(
-        str(challenger.version),
-        str(champion.version) if champion else None,
+        challenger,
+        champion,
         judge_personas(metrics, cfg),
         metrics,
     )

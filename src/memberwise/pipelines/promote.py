@@ -1,32 +1,31 @@
 """The promotion gate: a challenger becomes champion only if it is at least as good on fresh members.
 
 Both models score the same fresh holdout (the holdout members of the latest training window, which
-the challenger never saw). Rules from the experiment config: minimum AUC, maximum calibration error,
-maximum score-distribution shift (PSI) against the champion, and AUC no worse than the champion's.
-Every decision is a run in MLflow and a tag on the challenger version; `previous-champion` keeps the
-old champion so `rollback` can restore it.
+the challenger never saw), labelled over the challenger's own horizon and with each model's own feature
+spec, read from the registered version (never from the YAML of the current directory). Rules from the
+experiment config: minimum AUC, maximum calibration error, maximum score-distribution shift (PSI)
+against the champion, and AUC no worse than the champion's. Every decision is a run in MLflow and a
+tag on the challenger version.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date
 
+import pandas as pd
+
+from memberwise import registry
 from memberwise.config import PropensityConfig
 from memberwise.errors import MemberwiseError
 from memberwise.modeling import evaluation
+from memberwise.modeling.propensity import PropensityModel
 from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.gate import GateDecision, decide, settle
 from memberwise.pipelines.propensity import LabelledWindow, labelled_window
 from memberwise.settings import Settings
-from memberwise.tracking import (
-    CHALLENGER,
-    CHAMPION,
-    PROPENSITY_MODEL,
-    configure,
-    load_version,
-    version_by_alias,
-)
+from memberwise.tracking import CHALLENGER, CHAMPION, PROPENSITY_MODEL, configure
 from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -66,29 +65,36 @@ def promote_propensity(
 ) -> GateDecision:
     """Evaluate challenger vs champion on the same fresh holdout and move the aliases if approved.
 
-    `window` is the labelled window at `as_of` when the caller already built it (a retrain has).
+    `window` is the labelled window at `as_of` when the caller already built it (a retrain has); it is
+    rebuilt when it was built with another spec than the challenger's. `cfg` gives the gate rules,
+    the threshold and the member split only.
     """
     client = configure(settings)
-    challenger = version_by_alias(client, CHALLENGER)
+    challenger = registry.version_by_alias(client, "propensity", CHALLENGER)
     if challenger is None:
         raise MemberwiseError("no challenger to promote: train a model first (`memberwise train propensity`)")
-    champion = version_by_alias(client, CHAMPION)
-    if champion is not None and champion.version == challenger.version:
-        return GateDecision(str(challenger.version), str(champion.version), True, ["already champion"])
-    holdout, y = (window or labelled_window(wh, as_of, cfg)).take("holdout")
-    challenger_p = load_version(str(challenger.version)).predict_proba(holdout)
+    champion = registry.version_by_alias(client, "propensity", CHAMPION)
+    if champion == challenger:
+        return GateDecision(challenger, champion, True, ["already champion"])
+    challenger_model = registry.load("propensity", challenger)
+    spec = challenger_model.feature_spec
+    if window is None or window.spec != spec:
+        window = labelled_window(wh, as_of, spec, cfg.split)
+    holdout, y = window.take("holdout")
+    challenger_p = challenger_model.predict_proba(holdout)
     metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
     champion_metrics, psi = None, None
     if champion is not None:
-        champion_p = load_version(str(champion.version)).predict_proba(holdout)
+        champion_model = registry.load("propensity", champion)
+        champion_p = champion_model.predict_proba(_holdout_for(champion_model, window, wh, as_of, cfg))
         champion_metrics = evaluation.classification_metrics(y, champion_p, cfg.threshold)
         psi = evaluation.population_stability_index(
             score_from_probability(champion_p), score_from_probability(challenger_p)
         )
     failures = judge(metrics, champion_metrics, psi, cfg)
     decision = decide(
-        str(challenger.version),
-        str(champion.version) if champion else None,
+        challenger,
+        champion,
         failures,
         {
             **{f"challenger_{k}": v for k, v in metrics.items()},
@@ -99,8 +105,18 @@ def promote_propensity(
     settle(client, PROPENSITY_MODEL, "propensity", decision, as_of, trigger, settings)
     log.info(
         "gate: v%s %s (%s)",
-        challenger.version,
+        challenger,
         "approved" if decision.approved else "rejected",
         "; ".join(decision.reasons),
     )
     return decision
+
+
+def _holdout_for(
+    model: PropensityModel, window: LabelledWindow, wh: Warehouse, as_of: date, cfg: PropensityConfig
+) -> pd.DataFrame:
+    """The window's holdout members as `model` reads them: same members and labels, its own 'new' window."""
+    own = model.feature_spec.new_window_days
+    if own == window.spec.new_window_days:
+        return window.take("holdout")[0]
+    return labelled_window(wh, as_of, replace(window.spec, new_window_days=own), cfg.split).take("holdout")[0]

@@ -1,31 +1,32 @@
 """The scheduled job: validate, unify, train and gate each model, score snapshot, plan; one MLflow run.
 
 Safe to run from cron: a lock file keeps two runs from overlapping; a run whose data fingerprint,
-cutoff, config and code match the last successful one is skipped (idempotent); any failure leaves the
-champion aliases and the served snapshot exactly as they were (both change only at the very end, and
-the snapshot is replaced atomically), exits non-zero and says which step failed. The planning step
-(KPI gap, default budget plan) comes last: what it cannot do is reported (tag `plan_status`) without
-failing the run, since the models it reads have already passed their gates.
+cutoff, config and code match the run behind the current release is skipped (idempotent). Gates only
+record verdicts; everything the service reads (scores, planning inputs, the version of every model) is
+published at the very end as one release, switched together with the champion aliases
+(`memberwise.release`). A crash at any point leaves the old release with the old champions, or the new
+with the new; the next run first repairs a half-finished switch and marks the killed run FAILED.
+Planning (KPI gap, default budget plan) is reported (tag `plan_status`) without failing the run.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
 
+from memberwise import registry, release
 from memberwise.config import RetrainConfig
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features
+from memberwise.locking import RETRAIN_LOCK, exclusive_lock
 from memberwise.pipelines.forecast import promote_forecast, train_forecast
 from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.personas import promote_personas, train_personas
@@ -33,7 +34,7 @@ from memberwise.pipelines.planning import PlanSummary, plan
 from memberwise.pipelines.prepare import Prepared, prepare
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
-from memberwise.pipelines.score import refresh_snapshot
+from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
 from memberwise.snapshot import SnapshotMeta
 from memberwise.tracking import (
@@ -65,31 +66,8 @@ class RetrainSummary:
     forecast_version: str | None = None
     forecast_gate: GateDecision | None = None
     plan: PlanSummary | None = None
-
-
-@contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive, non-blocking lock on `path` (released when the process dies, too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise MemberwiseError(
-                f"another retrain is running (pid {holder}, lock {path}); not starting"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    release: str | None = None  # the release this run published
+    recovered: list[str] = field(default_factory=list)  # what was repaired after an interrupted run
 
 
 def config_hash(cfg: RetrainConfig) -> str:
@@ -98,9 +76,13 @@ def config_hash(cfg: RetrainConfig) -> str:
 
 
 def _already_done(settings: Settings, tags: dict[str, str]) -> str | None:
-    """The id of a successful retrain with the same data, cutoff, config and code, if any."""
+    """The id of the retrain behind the current release, if it had the same data, cutoff, config and code."""
+    current = release.current(settings)
+    if current is None or current.manifest.run_id is None:
+        return None
     keys = ("data_fingerprint", "as_of", "config_hash", "code_version")
     query = " and ".join(f"tags.{k} = '{tags[k]}'" for k in keys) + " and tags.status = 'success'"
+    query += f" and tags.release = '{current.id}'"
     runs = mlflow.search_runs([experiment_id(settings, "retrain")], filter_string=query, max_results=1)
     return None if runs.empty else str(runs.iloc[0]["run_id"])
 
@@ -113,10 +95,15 @@ def retrain(
     trigger: str = "scheduled",
     force: bool = False,
     progress: bool = False,
+    crash_point: release.CrashPoint | None = None,
 ) -> RetrainSummary:
-    """Run the whole chain once; raise MemberwiseError naming the failed step."""
+    """Run the whole chain once; raise MemberwiseError naming the failed step.
+
+    `crash_point` is called with the name of each publishing step (the crash-safety tests kill there).
+    """
     configure(settings)
-    with exclusive_lock(settings.home / "retrain.lock"):
+    with exclusive_lock(settings.home / RETRAIN_LOCK):
+        recovered = recover(settings)
         step = "validate + unify"
         try:
             prepared = prepare(data_dir, settings)
@@ -131,7 +118,7 @@ def retrain(
             done = None if force else _already_done(settings, tags)
             if done:
                 log.info("retrain skipped: run %s already covers this data, cutoff, config and code", done)
-                return RetrainSummary(done, cutoff, skipped=True, prepared=prepared)
+                return RetrainSummary(done, cutoff, skipped=True, prepared=prepared, recovered=recovered)
             with mlflow.start_run(
                 experiment_id=experiment_id(settings, "retrain"),
                 run_name=f"retrain {cutoff}",
@@ -139,53 +126,78 @@ def retrain(
             ) as parent:
                 try:
                     _log_data_step(prepared)
+                    wh = prepared.warehouse
+                    step = "features"
+                    features = build_features(wh, cutoff, settings.new_window_days)
                     step = "train propensity"
-                    trained = train_propensity(
-                        prepared.warehouse, cutoff, cfg.propensity, settings, trigger, progress
-                    )
+                    trained = train_propensity(wh, cutoff, cfg.propensity, settings, trigger, progress)
                     step = "train personas"
-                    features = build_features(prepared.warehouse, cutoff, settings.new_window_days)
-                    personas = train_personas(
-                        prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
-                    )
+                    personas = train_personas(wh, cutoff, cfg.personas, settings, trigger, features)
                     step = "train forecast"
-                    forecast = train_forecast(
-                        prepared.warehouse, cutoff, cfg.forecast, settings, trigger, progress
-                    )
+                    forecast = train_forecast(wh, cutoff, cfg.forecast, settings, trigger, progress)
                     step = "gate propensity"
                     decision = promote_propensity(
-                        prepared.warehouse, cutoff, cfg.propensity, settings, trigger, trained.window
+                        wh, cutoff, cfg.propensity, settings, trigger, trained.window
                     )
-                    if not decision.approved and decision.champion is None:
+                    if decision.serving is None:
                         raise MemberwiseError(
                             "no champion to serve: the first model was rejected by the gate: "
                             + "; ".join(decision.reasons)
                         )
                     step = "gate personas"
-                    personas_gate = promote_personas(
-                        prepared.warehouse, cutoff, cfg.personas, settings, trigger, features
-                    )
+                    personas_gate = promote_personas(wh, cutoff, cfg.personas, settings, trigger, features)
                     step = "gate forecast"
                     forecast_gate = promote_forecast(settings, cfg.forecast, cutoff, trigger)
+                    models = {
+                        kind: gate.serving
+                        for kind, gate in (
+                            ("propensity", decision),
+                            ("personas", personas_gate),
+                            ("forecast", forecast_gate),
+                        )
+                        if gate.serving is not None
+                    }
                     step = "score snapshot"
-                    snapshot = refresh_snapshot(
-                        prepared.warehouse, cutoff, settings, cfg.propensity.threshold, features
-                    )
+                    threshold = cfg.propensity.threshold
+                    scores = release_scores(wh, cutoff, models, threshold, features)
                     step = "plan"
+                    forecast_version = models.get("forecast")
+                    forecaster = (
+                        (registry.load("forecast", forecast_version), forecast_version)
+                        if forecast_version
+                        else None
+                    )
                     with child_run("plan", kind="plan"):
                         planned = plan(
-                            prepared.warehouse, cutoff, cfg.forecast, cfg.budget, settings, trigger
+                            wh,
+                            cutoff,
+                            cfg.forecast,
+                            cfg.budget,
+                            settings,
+                            forecaster,
+                            scores,
+                            trigger,
                         )
+                    step = "publish release"
+                    published = release.publish(
+                        settings,
+                        _manifest(settings, cfg, cutoff, models, scores, parent.info.run_id, trigger),
+                        scores,
+                        planned.inputs,
+                        crash_point,
+                    )
                 except Exception:
                     mlflow.set_tags({"status": "failed", "failed_step": step})
                     mlflow.log_text(traceback.format_exc(), "error.txt")
                     raise
+                snapshot = published.manifest.snapshot_meta
                 mlflow.log_metrics(
                     {"snapshot_members": snapshot.members, "snapshot_selected": snapshot.selected}
                 )
                 mlflow.set_tags(
                     {
                         "status": "success",
+                        "release": published.id,
                         "model_version": trained.model_version,
                         "gate": "approved" if decision.approved else "rejected",
                         "personas_version": personas.model_version,
@@ -208,6 +220,8 @@ def retrain(
                     forecast.model_version,
                     forecast_gate,
                     planned,
+                    published.id,
+                    recovered,
                 )
         except MemberwiseError as err:
             raise MemberwiseError(f"retrain failed at step '{step}': {err}") from None
@@ -215,8 +229,71 @@ def retrain(
             log.debug("retrain failure", exc_info=True)
             raise MemberwiseError(
                 f"retrain failed at step '{step}': {type(err).__name__}: {err} "
-                "(champion and served snapshot unchanged)"
+                "(the served release and champions are unchanged)"
             ) from err
+
+
+def recover(settings: Settings) -> list[str]:
+    """Undo what a killed retrain left behind: finish a half-done release switch, fail its open runs.
+
+    Called with the retrain lock held, so nothing found running is alive. Returns what was done, in words.
+    """
+    done = [message] if (message := release.repair(settings)) else []
+    client = configure(settings)
+    stale = mlflow.search_runs(
+        [experiment_id(settings, "retrain")],
+        filter_string="attributes.status = 'RUNNING'",
+        output_format="list",
+    )
+    for run in stale:
+        closed = _fail_run_tree(client, run.info.run_id)
+        done.append(f"marked {closed} run(s) of the interrupted retrain {run.info.run_id} FAILED")
+    for message in done:
+        log.warning("recovery: %s", message)
+    return done
+
+
+def _fail_run_tree(client: MlflowClient, run_id: str) -> int:
+    """Mark a run and its still-running descendants (in any experiment) FAILED; return how many."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    children = client.search_runs(experiments, filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    closed = sum(_fail_run_tree(client, child.info.run_id) for child in children)
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_tag(run_id, "status", "failed")
+        client.set_tag(run_id, "failed_step", "interrupted (process killed)")
+        client.set_terminated(run_id, "FAILED")
+        closed += 1
+    return closed
+
+
+def _manifest(
+    settings: Settings,
+    cfg: RetrainConfig,
+    cutoff: date,
+    models: dict[str, str],
+    scores: pd.DataFrame,
+    run_id: str,
+    trigger: str,
+) -> release.Manifest:
+    """The release manifest of this retrain: versions, the label/feature settings and the config used."""
+    previous = release.current_id(settings)
+    return release.Manifest(
+        id=release.new_id(settings),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        as_of=str(cutoff),
+        models=models,
+        threshold=cfg.propensity.threshold,
+        members=len(scores),
+        selected=int(scores["selected"].sum()),
+        run_id=run_id,
+        previous=previous,
+        trigger=trigger,
+        feature_spec={
+            "new_window_days": settings.new_window_days,
+            "horizon_days": cfg.propensity.horizon_days,
+        },
+        config=cfg.model_dump(mode="json"),
+    )
 
 
 def _log_data_step(prepared: Prepared) -> None:

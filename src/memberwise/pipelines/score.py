@@ -13,26 +13,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from memberwise import registry, release
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features, preferred_channels
 from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
 from memberwise.modeling.scores import score_from_probability
-from memberwise.pipelines.personas import champion_personas
 from memberwise.settings import Settings
-from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
-from memberwise.tracking import CHAMPION, configure, load_version, version_by_alias
+from memberwise.snapshot import SCORE_COLUMNS
 from memberwise.warehouse import Warehouse
 
 REASONS_IN_SNAPSHOT = 20_000  # TreeSHAP: ~6k rows/s for a small model, a few hundred for a big one
-
-
-def champion(settings: Settings) -> tuple[PropensityModel, str]:
-    """The champion model and its version (a clear error when none has been promoted)."""
-    version = version_by_alias(configure(settings), CHAMPION)
-    if version is None:
-        raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
-    return load_version(str(version.version)), str(version.version)
 
 
 def score_members(
@@ -86,26 +77,23 @@ def score_members(
     return pd.concat([scores, rest], axis=1)
 
 
-def refresh_snapshot(
+def release_scores(
     wh: Warehouse,
     as_of: date,
-    settings: Settings,
+    models: dict[str, str],
     threshold: float,
     features: pd.DataFrame | None = None,
-) -> SnapshotMeta:
-    """Score everyone with the champions (personas when promoted) and atomically replace the snapshot."""
-    model, version = champion(settings)
-    personas = champion_personas(settings)
-    frame = score_members(
-        wh, as_of, model, version, threshold, "selected", personas[0] if personas else None, features
-    )
-    meta = SnapshotMeta(
-        str(as_of),
-        version,
-        threshold,
-        len(frame),
-        int(frame["selected"].sum()),
-        personas[1] if personas else None,
-    )
-    write_snapshot(frame, meta, settings.snapshot_dir)
-    return meta
+) -> pd.DataFrame:
+    """A release's score snapshot: everyone scored by its propensity version, labelled by its personas."""
+    personas = registry.load("personas", models["personas"]) if "personas" in models else None
+    model = registry.load("propensity", models["propensity"])
+    return score_members(wh, as_of, model, models["propensity"], threshold, "selected", personas, features)
+
+
+def serving_models(settings: Settings) -> dict[str, str]:
+    """The versions being served: the current release's, or the registry's champions before any release."""
+    current = release.current(settings)
+    models = current.manifest.models if current else registry.aliases(registry.configure(settings))
+    if "propensity" not in models:
+        raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
+    return models

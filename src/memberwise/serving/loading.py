@@ -1,20 +1,23 @@
-"""Loading what the service answers from: the champion, the latest snapshot, personas and planning."""
+"""Loading what the service answers from: the current release and the exact model versions it names.
+
+The service reads nothing else: not the aliases (a release pins its versions, which the switch made the
+champions), not the pipelines. `watch` notices a newly published release so a running service moves
+to it as a whole: the new state is built aside and swapped in one assignment.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from memberwise import tracking
+from memberwise import registry, release
 from memberwise.errors import MemberwiseError
-from memberwise.modeling.forecaster import RNNForecaster
+from memberwise.locking import RETRAIN_LOCK, exclusive_lock
 from memberwise.modeling.propensity import PropensityModel
-from memberwise.pipelines.forecast import load_forecaster
-from memberwise.pipelines.personas import load_personas
-from memberwise.pipelines.planning import PLANNING_DIR, PlanningInputs, read_planning
+from memberwise.planning_inputs import PlanningInputs
 from memberwise.serving.state import ServingState
 from memberwise.settings import Settings
-from memberwise.snapshot import read_snapshot
 
 log = logging.getLogger("memberwise.serving")
 
@@ -27,50 +30,63 @@ class Champion:
     version: str
 
 
-def load_champion(settings: Settings) -> Champion:
-    """The model holding the champion alias (resolved once, so the version and weights agree)."""
-    client = tracking.configure(settings)
-    version = client.get_model_version_by_alias(tracking.PROPENSITY_MODEL, tracking.CHAMPION).version
-    return Champion(tracking.load_version(str(version)), str(version))
-
-
 @dataclass
 class Planning:
-    """What /gap and /allocate answer from: the champion forecast and the retrain's planning inputs."""
+    """What /gap and /allocate answer from: the release's forecaster and planning inputs."""
 
-    forecaster: RNNForecaster
+    forecaster: Any  # anything with predict(history, cutoff, horizon) -> week, audience, q10, q50, q90
     forecast_version: str
     inputs: PlanningInputs
 
 
-def load_state(settings: Settings) -> ServingState:
-    """Load the champion and the latest snapshot (clear errors when either is missing)."""
+def repair_if_idle(settings: Settings) -> None:
+    """Finish a switch a killed retrain left half-done, unless a retrain is running (it owns the switch)."""
     try:
-        champion = load_champion(settings)
-    except Exception as exc:
-        raise RuntimeError(
-            f"cannot load the champion of '{tracking.PROPENSITY_MODEL}' from {settings.tracking_uri}: {exc} "
-            "(train and promote a model first: `memberwise retrain`)"
-        ) from exc
-    try:
-        frame, meta = read_snapshot(settings.snapshot_dir)
-    except FileNotFoundError as exc:
-        raise RuntimeError(
-            f"no score snapshot in {settings.snapshot_dir} (`memberwise retrain` writes one)"
-        ) from exc
-    personas = load_personas(meta.personas_version) if meta.personas_version else None
-    return ServingState(champion, frame, meta, personas, load_planning(settings))
+        with exclusive_lock(settings.home / RETRAIN_LOCK):
+            release.repair(settings)
+    except MemberwiseError:
+        log.info("a retrain is running: serving the current release as it is")
 
 
-def load_planning(settings: Settings) -> Planning | None:
-    """The champion forecast and the saved planning inputs, or None (logged) when either is missing."""
-    inputs = read_planning(settings.snapshot_dir / PLANNING_DIR)
+def load_state(settings: Settings) -> tuple[str, ServingState]:
+    """The current release's id and the state built from it (clear errors when there is none)."""
+    registry.configure(settings)
+    repair_if_idle(settings)
     try:
-        forecaster, version = load_forecaster(settings)
+        current = release.current(settings)
     except MemberwiseError as err:
-        log.warning("/gap and /allocate unavailable: %s", err)
+        raise RuntimeError(str(err)) from None
+    if current is None:
+        raise RuntimeError(
+            f"no release in {release.releases_dir(settings)}: `memberwise retrain` publishes one"
+        )
+    return current.id, state_of(current)
+
+
+def state_of(current: release.Release) -> ServingState:
+    """Everything the endpoints need, from one release and the versions it names."""
+    models = current.manifest.models
+    try:
+        champion = Champion(registry.load("propensity", models["propensity"]), models["propensity"])
+        personas = registry.load("personas", models["personas"]) if "personas" in models else None
+    except Exception as exc:
+        raise RuntimeError(f"cannot load the models of release {current.id} ({models}): {exc}") from exc
+    return ServingState(
+        champion, current.scores(), current.manifest.snapshot_meta, personas, _planning(current)
+    )
+
+
+def _planning(current: release.Release) -> Planning | None:
+    """The release's forecaster and planning inputs, or None (logged) when it has either missing."""
+    version, inputs = current.manifest.models.get("forecast"), current.planning()
+    if version is None or inputs is None:
+        missing = "a forecast model" if version is None else "planning inputs"
+        log.warning("/gap and /allocate unavailable: release %s has no %s", current.id, missing)
         return None
-    if inputs is None:
-        log.warning("/gap and /allocate unavailable: no planning inputs (`memberwise retrain` saves them)")
-        return None
-    return Planning(forecaster, version, inputs)
+    return Planning(registry.load("forecast", version), version, inputs)
+
+
+def newer_release(settings: Settings, serving: str | None) -> str | None:
+    """The id of the current release when it differs from the one being served, else None."""
+    latest = release.current_id(settings)
+    return latest if latest is not None and latest != serving else None

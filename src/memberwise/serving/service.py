@@ -21,8 +21,9 @@ from typing import Any
 import bentoml
 from starlette.responses import JSONResponse
 
+from memberwise import release
 from memberwise.errors import MemberwiseError
-from memberwise.serving.loading import load_state
+from memberwise.serving.loading import load_state, newer_release, state_of
 from memberwise.serving.middleware import ALLOW_NO_AUTH_ENV, ApiKeyMiddleware, error_response, require_api_key
 from memberwise.serving.schemas import (
     AllocateRequest,
@@ -42,6 +43,7 @@ from memberwise.serving.state import PlanningUnavailable, ServingState
 from memberwise.settings import Settings
 
 log = logging.getLogger("memberwise.serving")
+RELEASE_POLL_SECONDS = 5.0  # how soon a running service moves to a newly published release
 
 
 @bentoml.service(workers=1, traffic={"timeout": 60})
@@ -65,20 +67,34 @@ class Memberwise:
         self._loader.start()
 
     def _load(self) -> None:
-        try:
-            state = load_state(self.settings)
-        except Exception as exc:  # noqa: BLE001 - reported through /livez, /readyz and the log
-            log.exception("memberwise service failed to load")
-            self.load_error = str(exc)
-            return
-        self.state = state
-        log.info(
-            "ready: propensity champion v%s, snapshot as of %s (%d members, model v%s)",
-            state.champion.version,
-            state.meta.as_of,
-            len(state.index),
-            state.meta.model_version,
-        )
+        """Load the current release, warm its reasons, then follow new releases until the process ends."""
+        serving: str | None = None
+        while True:
+            try:
+                latest = load_state(self.settings) if serving is None else self._newer(serving)
+            except Exception as exc:  # noqa: BLE001 - reported through /livez, /readyz and the log
+                log.error("memberwise service cannot load the current release: %s", exc)
+                self.load_error = str(exc)
+                latest = None
+            if latest is not None:
+                serving, state = latest
+                self.state, self.load_error = state, None  # one assignment: requests see old or new
+                log.info(
+                    "serving release %s: propensity v%s, snapshot as of %s (%d members)",
+                    serving,
+                    state.champion.version,
+                    state.meta.as_of,
+                    len(state.index),
+                )
+                self._warm(state)
+            time.sleep(RELEASE_POLL_SECONDS)
+
+    def _newer(self, serving: str) -> tuple[str, ServingState] | None:
+        release_id = newer_release(self.settings, serving)
+        return None if release_id is None else (release_id, state_of(release.read(self.settings, release_id)))
+
+    @staticmethod
+    def _warm(state: ServingState) -> None:
         try:
             started = time.perf_counter()
             warmed = state.warm_reasons()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from memberwise import tracking
+from memberwise import registry
 from memberwise.modeling.personas import NO_PERSONA, PersonaModel
 from memberwise.modeling.propensity import BGNBD_FEATURES, PropensityModel
 from memberwise.modeling.scores import score_from_probability
@@ -142,7 +142,7 @@ class ServingState:
             version,
         )
         try:
-            return tracking.load_version(version)
+            return registry.load("propensity", version)
         except Exception:  # noqa: BLE001 - fall back rather than refuse to serve
             log.exception("cannot load model version %s; reasons fall back to the champion", version)
             return self.champion.model
