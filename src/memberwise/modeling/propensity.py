@@ -14,13 +14,12 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import optuna
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from memberwise.config import SearchSpaceConfig
+from memberwise.feature_spec import FeatureSpec
 from memberwise.modeling.baselines import BGNBD, bgnbd_inputs
 from memberwise.modeling.scores import score_from_probability
 
@@ -29,20 +28,12 @@ NOT_FEATURES = ("member_id", "as_of", "first_purchase_at", "birth_year", "provin
 BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_expected_purchases")
 
 
-def search_space(trial: optuna.Trial, space: SearchSpaceConfig) -> dict[str, Any]:
-    """LightGBM hyper-parameters as a plain function of the trial."""
-    return {
-        "num_leaves": trial.suggest_int("num_leaves", *space.num_leaves, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True),
-        "min_child_samples": trial.suggest_int("min_child_samples", *space.min_child_samples, log=True),
-        "feature_fraction": trial.suggest_float("feature_fraction", *space.feature_fraction),
-        "bagging_fraction": trial.suggest_float("bagging_fraction", *space.bagging_fraction),
-        "lambda_l2": trial.suggest_float("lambda_l2", *space.lambda_l2, log=True),
-    }
-
-
 class PropensityModel:
-    """LightGBM classifier + probability calibrator (+ BG/NBD features), with marketer-facing reasons."""
+    """LightGBM classifier + probability calibrator (+ BG/NBD features), with marketer-facing reasons.
+
+    `horizon_days` and `new_window_days` say which label and which `customer_type` rule the model was
+    trained on; `feature_spec` hands them to whoever scores with it (they are not re-read from settings).
+    """
 
     def __init__(
         self,
@@ -50,6 +41,7 @@ class PropensityModel:
         calibration: str = "isotonic",
         use_bgnbd: bool = True,
         horizon_days: int = 90,
+        new_window_days: int = 90,
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
         seed: int = 0,
@@ -58,9 +50,16 @@ class PropensityModel:
         self.calibration = calibration
         self.use_bgnbd = use_bgnbd
         self.horizon_days = horizon_days
+        self.new_window_days = new_window_days
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
         self.seed = seed
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The label horizon and feature windows this model scores on."""
+        # Versions pickled before the spec was recorded were all trained on 90-day 'new' windows.
+        return FeatureSpec(self.horizon_days, getattr(self, "new_window_days", 90))
 
     # -- inputs -------------------------------------------------------------------------------------
     def _bgnbd_columns(self, features: pd.DataFrame) -> pd.DataFrame:

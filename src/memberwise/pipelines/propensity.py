@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import lightgbm as lgb
 import mlflow
@@ -24,11 +25,12 @@ import scipy
 import sklearn
 from sklearn.metrics import roc_auc_score
 
-from memberwise.config import PropensityConfig, SplitConfig
+from memberwise.config import PropensityConfig, SearchSpaceConfig, SplitConfig
+from memberwise.feature_spec import FeatureSpec
 from memberwise.features import build_features, repurchase_labels
 from memberwise.modeling import evaluation
 from memberwise.modeling.baselines import BGNBD, bgnbd_inputs, rfm_score
-from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input, search_space
+from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input
 from memberwise.modeling.scores import score_from_probability
 from memberwise.settings import Settings
 from memberwise.tracking import (
@@ -55,6 +57,7 @@ class LabelledWindow:
     features: pd.DataFrame
     labels: np.ndarray
     part: np.ndarray
+    spec: FeatureSpec  # the horizon and windows the features and labels were built with
 
     def take(self, part: str) -> tuple[pd.DataFrame, np.ndarray]:
         mask = self.part == part
@@ -82,16 +85,37 @@ def member_parts(member_ids: pd.Series, split: SplitConfig) -> np.ndarray:
     )
 
 
-def labelled_window(wh: Warehouse, as_of: date, cfg: PropensityConfig) -> LabelledWindow:
-    """Features at as_of - horizon and repurchase labels over [as_of - horizon, as_of)."""
-    cutoff = as_of - timedelta(days=cfg.horizon_days)
-    features = build_features(wh, cutoff)
-    labels = repurchase_labels(wh, cutoff, cfg.horizon_days)
+def window_cutoff(as_of: date, spec: FeatureSpec) -> date:
+    """The feature cutoff of the window labelled up to as_of: one horizon earlier."""
+    return as_of - timedelta(days=spec.horizon_days)
+
+
+def labelled_window(wh: Warehouse, as_of: date, spec: FeatureSpec, split: SplitConfig) -> LabelledWindow:
+    """Features at as_of - horizon and repurchase labels over [as_of - horizon, as_of), as `spec` defines."""
+    cutoff = window_cutoff(as_of, spec)
+    features = build_features(wh, cutoff, spec.new_window_days)
+    labels = repurchase_labels(wh, cutoff, spec.horizon_days)
     if not features["member_id"].equals(labels["member_id"]):
         raise RuntimeError("features and labels are not aligned by member")
-    return LabelledWindow(
-        features, labels["repurchased"].to_numpy(dtype=bool), member_parts(features["member_id"], cfg.split)
-    )
+    parts = member_parts(features["member_id"], split)
+    return LabelledWindow(features, labels["repurchased"].to_numpy(dtype=bool), parts, spec)
+
+
+def feature_spec(cfg: PropensityConfig, settings: Settings) -> FeatureSpec:
+    """The spec a new model is trained on: the config's horizon, the brand's 'new' window."""
+    return FeatureSpec(horizon_days=cfg.horizon_days, new_window_days=settings.new_window_days)
+
+
+def search_space(trial: optuna.Trial, space: SearchSpaceConfig) -> dict[str, Any]:
+    """LightGBM hyper-parameters as a plain function of the trial."""
+    return {
+        "num_leaves": trial.suggest_int("num_leaves", *space.num_leaves, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", *space.min_child_samples, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", *space.feature_fraction),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", *space.bagging_fraction),
+        "lambda_l2": trial.suggest_float("lambda_l2", *space.lambda_l2, log=True),
+    }
 
 
 def _pruning_callback(trial: optuna.Trial, every: int = 10) -> Callable[[lgb.callback.CallbackEnv], None]:
@@ -160,12 +184,15 @@ def _sample(features: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> tupl
     return features.iloc[pick].reset_index(drop=True), y[pick]
 
 
-def _final_model(params: dict[str, object], cfg: PropensityConfig, use_bgnbd: bool) -> PropensityModel:
+def _final_model(
+    params: dict[str, object], cfg: PropensityConfig, spec: FeatureSpec, use_bgnbd: bool
+) -> PropensityModel:
     return PropensityModel(
         params,
         calibration=cfg.calibration,
         use_bgnbd=use_bgnbd,
-        horizon_days=cfg.horizon_days,
+        horizon_days=spec.horizon_days,
+        new_window_days=spec.new_window_days,
         max_rounds=cfg.search_space.max_rounds,
         early_stopping_rounds=cfg.optuna.early_stopping_rounds,
         seed=cfg.optuna.seed,
@@ -182,7 +209,7 @@ def evaluate(model: PropensityModel, window: LabelledWindow, cfg: PropensityConf
     bgnbd = BGNBD(penalizer=1e-3).fit(inputs["frequency"], inputs["recency"], inputs["T"])
     held = bgnbd_inputs(holdout)
     bgnbd_score = bgnbd.expected_purchases(
-        cfg.horizon_days / 7, held["frequency"], held["recency"], held["T"]
+        window.spec.horizon_days / 7, held["frequency"], held["recency"], held["T"]
     )
     baselines = {"RFM score": rfm_score(holdout).to_numpy(), "BG/NBD": bgnbd_score}
     metrics["baseline_rfm_auc"] = float(roc_auc_score(y, baselines["RFM score"]))
@@ -214,11 +241,17 @@ PIP_REQUIREMENTS = [
 
 
 def register(model: PropensityModel, example: pd.DataFrame, settings: Settings) -> str:
-    """Log the model (signature, input example, explicit requirements), register it, alias it challenger."""
-    configure(settings)
-    return register_challenger(
+    """Log the model (signature, input example, explicit requirements), register it, alias it challenger.
+
+    The version is tagged with the model's feature spec, so it can be read without loading the model.
+    """
+    client = configure(settings)
+    version = register_challenger(
         PROPENSITY_MODEL, PropensityPyfunc(model), model_input(example), PIP_REQUIREMENTS
     )
+    for key, value in model.feature_spec.tags().items():
+        client.set_model_version_tag(PROPENSITY_MODEL, version, key, value)
+    return version
 
 
 def train_propensity(
@@ -231,7 +264,8 @@ def train_propensity(
 ) -> TrainResult:
     """One MLflow run: tune, fit, calibrate, evaluate against baselines, register as challenger."""
     configure(settings)
-    window = labelled_window(wh, as_of, cfg)
+    spec = feature_spec(cfg, settings)
+    window = labelled_window(wh, as_of, spec, cfg.split)
     counts = {f"rows_{part}": int((window.part == part).sum()) for part in PARTS}
     if min(counts.values()) < 50 or window.labels.all() or not window.labels.any():
         raise ValueError(
@@ -244,13 +278,13 @@ def train_propensity(
         nested=mlflow.active_run() is not None,
         tags={**tags, "kind": "train"},
     ) as run:
-        mlflow.log_params(_run_params(cfg, as_of))
+        mlflow.log_params(_run_params(cfg, spec, as_of))
         mlflow.log_metrics({**counts, "positive_rate_train": float(window.take("train")[1].mean())})
         best = tune(window, cfg, progress)
         mlflow.log_params({f"best_{k}": v for k, v in best.items()})
         train, y_train = window.take("train")
         cal, y_cal = window.take("calibration")
-        model = _final_model(best, cfg, cfg.use_bgnbd_features).fit(train, y_train, cal, y_cal)
+        model = _final_model(best, cfg, spec, cfg.use_bgnbd_features).fit(train, y_train, cal, y_cal)
         metrics = evaluate(model, window, cfg)
         metrics.update(_bgnbd_feature_effect(best, cfg, window, metrics["val_auc"]))
         metrics["best_iteration"] = float(model.booster_.best_iteration)
@@ -261,14 +295,15 @@ def train_propensity(
     return TrainResult(run.info.run_id, version, metrics, model, window)
 
 
-def _run_params(cfg: PropensityConfig, as_of: date) -> dict[str, object]:
+def _run_params(cfg: PropensityConfig, spec: FeatureSpec, as_of: date) -> dict[str, object]:
     return {
-        "horizon_days": cfg.horizon_days,
+        "horizon_days": spec.horizon_days,
+        "new_window_days": spec.new_window_days,
         "threshold": cfg.threshold,
         "calibration": cfg.calibration,
         "use_bgnbd_features": cfg.use_bgnbd_features,
         "optuna_trials": cfg.optuna.trials,
-        "training_cutoff": str(window_cutoff(as_of, cfg)),
+        "training_cutoff": str(window_cutoff(as_of, spec)),
     }
 
 
@@ -279,7 +314,7 @@ def _bgnbd_feature_effect(
     train, y_train = window.take("train")
     cal, y_cal = window.take("calibration")
     holdout, y_holdout = window.take("holdout")
-    other = _final_model(params, cfg, not cfg.use_bgnbd_features).fit(train, y_train, cal, y_cal)
+    other = _final_model(params, cfg, window.spec, not cfg.use_bgnbd_features).fit(train, y_train, cal, y_cal)
     other_auc = float(roc_auc_score(y_holdout, other.predict_proba(holdout)))
     with_bgnbd, without = (auc, other_auc) if cfg.use_bgnbd_features else (other_auc, auc)
     return {
@@ -287,8 +322,3 @@ def _bgnbd_feature_effect(
         "val_auc_without_bgnbd": without,
         "bgnbd_feature_auc_gain": with_bgnbd - without,
     }
-
-
-def window_cutoff(as_of: date, cfg: PropensityConfig) -> date:
-    """The feature cutoff of the training window."""
-    return as_of - timedelta(days=cfg.horizon_days)

@@ -40,7 +40,7 @@ def score_members(
 
     `persona` / `persona_id` are null without a personas model, and for members with no recent order.
     """
-    features = build_features(wh, as_of) if features is None else features
+    features = build_features(wh, as_of, model.feature_spec.new_window_days) if features is None else features
     channels = preferred_channels(wh, as_of)
     probability = model.predict_proba(features)
     score = score_from_probability(probability)
