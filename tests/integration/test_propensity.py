@@ -13,18 +13,18 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from memberwise import release
 from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, RetrainConfig
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.modeling.evaluation import expected_calibration_error
-from memberwise.pipelines.gate import rollback
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.promote import judge, promote_propensity
 from memberwise.pipelines.propensity import labelled_window, train_propensity
+from memberwise.pipelines.publish import publish_promotion
 from memberwise.pipelines.retrain import exclusive_lock, retrain
+from memberwise.registry import CHAMPION, aliases, configure, version_by_alias
 from memberwise.settings import Settings
-from memberwise.snapshot import read_snapshot
-from memberwise.tracking import CHAMPION, PREVIOUS, PROPENSITY_MODEL, configure, version_by_alias
 from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
 
 AS_OF = date(2026, 11, 16)
@@ -66,7 +66,7 @@ def _oracle(brand: Path, prepared, member_ids: pd.Series) -> np.ndarray:  # noqa
 
 @pytest.mark.slow
 def test_quality_against_planted_truth_and_baselines(trained, prepared, brand: Path) -> None:  # noqa: ANN001
-    holdout, y = labelled_window(prepared.warehouse, AS_OF, FAST).take("holdout")
+    holdout, y = labelled_window(prepared.warehouse, AS_OF, trained.window.spec, FAST.split).take("holdout")
     oracle_auc = roc_auc_score(y, _oracle(brand, prepared, holdout["member_id"]))
     metrics = trained.metrics
     assert metrics["val_auc"] >= oracle_auc - 0.03, (metrics["val_auc"], oracle_auc)
@@ -104,12 +104,16 @@ def test_run_is_logged_with_stable_names_and_registered(trained, settings: Setti
 def test_gate_promotes_first_model_then_rejects_a_worse_rule_set(trained, prepared, settings) -> None:  # noqa: ANN001
     decision = promote_propensity(prepared.warehouse, AS_OF, FAST, settings)
     client = configure(settings)
-    assert decision.approved and str(version_by_alias(client, CHAMPION).version) == trained.model_version
+    assert decision.approved and version_by_alias(client, "propensity", CHAMPION) is None  # not yet published
+    published = publish_promotion(settings, "propensity", decision, "manual", prepared.warehouse, AS_OF)
+    assert published is not None and published.manifest.models == {"propensity": trained.model_version}
+    assert version_by_alias(client, "propensity", CHAMPION) == trained.model_version
     strict = FAST.model_copy(update={"gate": GateConfig(min_auc=0.999)})
     second = train_propensity(prepared.warehouse, AS_OF, strict, settings)
     rejected = promote_propensity(prepared.warehouse, AS_OF, strict, settings)
     assert not rejected.approved and "below the minimum" in rejected.reasons[0]
-    assert str(version_by_alias(client, CHAMPION).version) == trained.model_version  # unchanged
+    assert publish_promotion(settings, "propensity", rejected, "manual", prepared.warehouse, AS_OF) is None
+    assert version_by_alias(client, "propensity", CHAMPION) == trained.model_version  # unchanged
     assert client.get_model_version("memberwise-propensity", second.model_version).tags["gate"] == "rejected"
 
 
@@ -126,27 +130,30 @@ def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path
     settings = Settings(home=tmp_path, snapshot_date=DEMO_SNAPSHOT_DAY)
     summary = retrain(brand, settings, FAST_RETRAIN, trigger="manual")
     assert summary.gate.approved and summary.snapshot.members > 14_000
-    snapshot, meta = read_snapshot(settings.snapshot_dir)
+    first = release.require_current(settings)
+    snapshot, meta = first.scores(), first.manifest.snapshot_meta
+    assert summary.release == first.id and first.manifest.run_id == summary.run_id
     assert (snapshot["score"] > meta.threshold).sum() == meta.selected
     assert summary.personas_gate.approved and meta.personas_version == summary.personas_version
     recent = snapshot["orders_365d"].fillna(0) > 0
     assert snapshot.loc[recent, "persona"].notna().all() and snapshot.loc[~recent, "persona"].isna().all()
     assert summary.forecast_gate is not None and summary.plan is not None and not summary.plan.problems
     assert summary.plan.gap.target > 0 and summary.plan.budget.allocation.status == "optimal"
-    assert (settings.snapshot_dir / "planning" / "cells.parquet").exists()
+    assert (first.path / "planning" / "cells.parquet").exists()
     assert retrain(brand, settings, FAST_RETRAIN).skipped  # idempotent: same data, cutoff, config, code
     too_early = date(2023, 2, 1)  # before the brand had members
     with pytest.raises(MemberwiseError, match="retrain failed at step 'train propensity'.*too little data"):
         retrain(brand, settings, FAST_RETRAIN, as_of=too_early, force=True)
     client = configure(settings)
-    assert str(version_by_alias(client, CHAMPION).version) == summary.model_version
-    after, _ = read_snapshot(settings.snapshot_dir)
-    pd.testing.assert_frame_equal(after, snapshot)
-    with pytest.raises(MemberwiseError, match="no previous champion"):
-        rollback(settings, PROPENSITY_MODEL)
-    retrain(brand, settings, FAST_RETRAIN, force=True)
-    old, new = rollback(settings, PROPENSITY_MODEL)
-    assert new == summary.model_version and str(version_by_alias(client, PREVIOUS).version) == old
+    assert version_by_alias(client, "propensity", CHAMPION) == summary.model_version
+    assert release.current_id(settings) == first.id
+    pd.testing.assert_frame_equal(release.require_current(settings).scores(), snapshot)
+    with pytest.raises(MemberwiseError, match="nothing to roll back to"):
+        release.rollback(settings)
+    second = retrain(brand, settings, FAST_RETRAIN, force=True)
+    old, new = release.rollback(settings)
+    assert (old.id, new.id) == (second.release, first.id)
+    assert aliases(client) == first.manifest.models  # every champion moved back with the release
 
 
 def test_second_retrain_refuses_while_one_runs(tmp_path: Path, demo_brand: Path) -> None:
