@@ -17,8 +17,6 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import RobustScaler
 
-from memberwise.config import PersonasConfig
-
 # How people buy, not how much or how recently (that is propensity and lifecycle): basket size, how
 # often, deal and gift behaviour, and which kind of channel. Money and counts are log1p-transformed so a
 # few big spenders do not define the clusters. Channels are grouped (own app/WeChat, stores,
@@ -99,23 +97,40 @@ class PersonaModel:
     Persona ids are ordered by size (0 = the largest), so the same data gives the same ids and names.
     """
 
-    def __init__(self, cfg: PersonasConfig | None = None) -> None:
-        self.cfg = cfg or PersonasConfig()
+    def __init__(
+        self,
+        k_min: int = 3,
+        k_max: int = 8,
+        stability_seeds: int = 4,
+        min_stability: float = 0.8,
+        silhouette_tolerance: float = 0.02,
+        sample: int = 5_000,
+        seed: int = 0,
+    ) -> None:
+        if not 2 <= k_min <= k_max:
+            raise ValueError(f"need 2 <= k_min <= k_max, got k_min={k_min}, k_max={k_max}")
+        self.k_min = k_min
+        self.k_max = k_max
+        self.stability_seeds = stability_seeds
+        self.min_stability = min_stability
+        self.silhouette_tolerance = silhouette_tolerance
+        self.sample = sample
+        self.seed = seed
 
     def fit(self, features: pd.DataFrame) -> PersonaModel:
         """Compare k on a sample, fit the chosen k on every recent buyer, and describe each persona."""
         buyers = features[is_recent_buyer(features)]
-        if len(buyers) < 10 * self.cfg.k_max:
+        if len(buyers) < 10 * self.k_max:
             raise ValueError(f"too few recent buyers to find personas: {len(buyers)}")
         raw = behaviour_matrix(buyers)
         # 5-95% range: shares are mostly 0 or 1, so the usual IQR is often zero.
         self.scaler_ = RobustScaler(quantile_range=(5.0, 95.0)).fit(_transformed(raw))
         scaled = self.transform(raw)
-        rng = np.random.default_rng(self.cfg.seed)
-        sample = scaled[rng.choice(len(scaled), size=min(self.cfg.sample, len(scaled)), replace=False)]
-        self.k_table_ = pd.DataFrame([self._evidence(sample, k) for k in self.cfg.k_range()])
-        self.k_ = choose_k(self.k_table_, self.cfg.min_stability, self.cfg.silhouette_tolerance)
-        kmeans = self._kmeans(self.k_, self.cfg.seed).fit(scaled)
+        rng = np.random.default_rng(self.seed)
+        sample = scaled[rng.choice(len(scaled), size=min(self.sample, len(scaled)), replace=False)]
+        self.k_table_ = pd.DataFrame([self._evidence(sample, k) for k in range(self.k_min, self.k_max + 1)])
+        self.k_ = choose_k(self.k_table_, self.min_stability, self.silhouette_tolerance)
+        kmeans = self._kmeans(self.k_, self.seed).fit(scaled)
         order = np.argsort(-np.bincount(kmeans.labels_, minlength=self.k_), kind="stable")
         self.centers_ = kmeans.cluster_centers_[order]
         labels = self._nearest(scaled)
@@ -127,7 +142,7 @@ class PersonaModel:
 
     def _evidence(self, sample: np.ndarray, k: int) -> dict[str, float]:
         """Silhouette (separation) and mean pairwise ARI across seeds (stability) for one k."""
-        fits = [self._kmeans(k, self.cfg.seed + s).fit(sample) for s in range(self.cfg.stability_seeds)]
+        fits = [self._kmeans(k, self.seed + s).fit(sample) for s in range(self.stability_seeds)]
         stability = np.mean([adjusted_rand_score(a.labels_, b.labels_) for a, b in combinations(fits, 2)])
         return {
             "k": k,

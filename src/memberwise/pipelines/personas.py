@@ -119,7 +119,7 @@ def train_personas(
         tags={**tags, "kind": "train"},
     ) as run:
         mlflow.log_params({**cfg.model_dump(exclude={"gate"}), "as_of": str(as_of)})
-        model = PersonaModel(cfg).fit(features)
+        model = PersonaModel(**cfg.model_dump(exclude={"gate"})).fit(features)
         metrics = persona_metrics(model)
         mlflow.log_metrics(metrics)
         _log_evidence(model, features, cfg)

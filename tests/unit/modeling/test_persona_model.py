@@ -50,7 +50,7 @@ def _planted(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_recovers_planted_clusters_and_names_them() -> None:
     frame, truth = _planted(3_000, seed=1)
-    model = PersonaModel(PersonasConfig(k_min=2, k_max=6)).fit(frame)
+    model = PersonaModel(k_min=2, k_max=6).fit(frame)
     assert model.k_ == 3
     assert adjusted_rand_score(truth, model.predict(frame).to_numpy(dtype=int)) > 0.95
     names = " / ".join(model.personas_["name"])
@@ -63,14 +63,22 @@ def test_too_few_buyers_is_a_clear_error() -> None:
         PersonaModel().fit(frame)
 
 
-def test_config_rejects_an_empty_k_range() -> None:
+def test_config_and_model_reject_an_empty_k_range() -> None:
     with pytest.raises(ValidationError, match="k_min"):
         PersonasConfig(k_min=6, k_max=4)
+    with pytest.raises(ValueError, match="k_min"):
+        PersonaModel(k_min=6, k_max=4)
+
+
+def test_the_pipeline_passes_every_config_field_as_a_plain_parameter() -> None:
+    cfg = PersonasConfig(k_min=2, k_max=5, seed=7, sample=300)
+    model = PersonaModel(**cfg.model_dump(exclude={"gate"}))
+    assert (model.k_min, model.k_max, model.seed, model.sample) == (2, 5, 7, 300)
 
 
 def test_descriptions_skip_behaviours_that_never_vary() -> None:
     frame, _ = _planted(3_000, seed=3)
     frame["gift_order_share_365d"] = 0.0  # a shop that records no gifts
-    model = PersonaModel(PersonasConfig(k_min=2, k_max=6)).fit(frame)
+    model = PersonaModel(k_min=2, k_max=6).fit(frame)
     assert not any("gift" in d.lower() for d in model.personas_["description"])
     assert all("orders a year" in d or "order a year" in d for d in model.personas_["description"])
