@@ -23,7 +23,7 @@ from memberwise.modeling.response import CELL, estimate_cells
 from memberwise.pipelines.budget import allocate, response_frame
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
-from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
+from memberwise.snapshot import SCORE_COLUMNS
 from memberwise.tracking import configure
 from tests.conftest import fresh_settings
 
@@ -44,8 +44,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, settings: Settings):  # n
 
 
 @pytest.fixture(scope="module")
-def with_snapshot(prepared, settings: Settings) -> Settings:  # noqa: ANN001
-    """A score snapshot (seeded scores) so tiers and member lists come from it, as after a retrain."""
+def scores(prepared) -> pd.DataFrame:  # noqa: ANN001
+    """Seeded member scores, so tiers and member lists come from them, as in a retrain's planning step."""
     ids = prepared.warehouse.df("SELECT member_id FROM members ORDER BY member_id")["member_id"]
     scores = np.random.default_rng(0).integers(0, 101, len(ids))
     frame = pd.DataFrame(
@@ -60,11 +60,7 @@ def with_snapshot(prepared, settings: Settings) -> Settings:  # noqa: ANN001
             "model_version": "1",
         }
     )
-    frame = frame.assign(**{c: None for c in SCORE_COLUMNS if c not in frame.columns})  # e.g. persona columns
-    write_snapshot(
-        frame, SnapshotMeta(str(AS_OF), "1", 60, len(ids), int((scores > 60).sum())), settings.snapshot_dir
-    )
-    return settings
+    return frame.assign(**{c: None for c in SCORE_COLUMNS if c not in frame.columns})  # e.g. personas
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +97,9 @@ def test_incremental_revenue_and_unseen_cells(recovered: pd.DataFrame) -> None:
     assert unseen["orders_se"].median() > seen["orders_se"].median()  # less known, wider
 
 
-def test_allocate_logs_a_run_and_respects_fatigue(prepared, with_snapshot: Settings) -> None:  # noqa: ANN001
+def test_allocate_logs_a_run_and_respects_fatigue(prepared, settings: Settings, scores) -> None:  # noqa: ANN001
     cfg = load_budget_config(CATALOG)
-    run = allocate(prepared.warehouse, with_snapshot, 50_000, config=cfg, as_of=AS_OF)
+    run = allocate(prepared.warehouse, settings, 50_000, config=cfg, as_of=AS_OF, scores=scores)
     result = run.allocation
     assert result.status == "optimal" and run.tiers > 1
     assert result.totals["spend"] <= 50_000 * (1 + 1e-9)
@@ -121,7 +117,7 @@ def test_allocate_logs_a_run_and_respects_fatigue(prepared, with_snapshot: Setti
         run.contacts["activity"].isin(["member_day", "points_redemption"])
         & run.contacts["audience"].isin(["new_customer", "returning_customer"])
     ).any()
-    client = configure(with_snapshot)
+    client = configure(settings)
     logged = client.get_run(run.run_id)
     assert {"expected_incremental_revenue", "roi", "spend", "budget_shadow_price"} <= set(logged.data.metrics)
     assert {"trigger", "code_version", "data_fingerprint", "as_of"} <= set(logged.data.tags)

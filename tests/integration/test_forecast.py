@@ -9,13 +9,14 @@ import mlflow
 import pandas as pd
 import pytest
 
+from memberwise import registry
 from memberwise.config import ForecastConfig, ForecastGateConfig
 from memberwise.errors import MemberwiseError
-from memberwise.pipelines.forecast import judge_forecast, load_forecaster, promote_forecast, train_forecast
+from memberwise.pipelines.forecast import judge_forecast, promote_forecast, train_forecast
 from memberwise.pipelines.gap import kpi_gap, parse_period
 from memberwise.pipelines.prepare import prepare
+from memberwise.registry import CHALLENGER, CHAMPION, FORECAST_MODEL, configure, version_by_alias
 from memberwise.settings import Settings
-from memberwise.tracking import CHALLENGER, CHAMPION, FORECAST_MODEL, PREVIOUS, configure, version_by_alias
 from tests.conftest import fresh_settings
 
 AS_OF = date(2026, 11, 16)
@@ -55,24 +56,22 @@ def test_run_logged_registered_and_gated(trained, prepared, settings: Settings) 
     assert "figures/backtest_last_origin.png" in {
         a.path for a in client.list_artifacts(trained.run_id, "figures")
     }
-    assert str(version_by_alias(client, CHALLENGER, FORECAST_MODEL).version) == trained.model_version
+    assert version_by_alias(client, "forecast", CHALLENGER) == trained.model_version
 
     first = promote_forecast(settings, CFG, AS_OF)
-    assert (
-        first.approved
-        and str(version_by_alias(client, CHAMPION, FORECAST_MODEL).version) == trained.model_version
-    )
+    assert first.approved and first.serving == trained.model_version
+    publish(client, first)  # what a release switch does with an approved challenger
     strict = CFG.model_copy(update={"gate": ForecastGateConfig(coverage_band=(0.95, 1.0))})
     second = train_forecast(prepared.warehouse, AS_OF, strict, settings)
     rejected = promote_forecast(settings, strict, AS_OF)
     assert not rejected.approved and "coverage" in rejected.reasons[0]
     assert client.get_model_version(FORECAST_MODEL, second.model_version).tags["gate"] == "rejected"
     third = train_forecast(prepared.warehouse, AS_OF, CFG, settings)
-    assert promote_forecast(settings, CFG, AS_OF).approved
-    assert str(version_by_alias(client, CHAMPION, FORECAST_MODEL).version) == third.model_version
-    assert str(version_by_alias(client, PREVIOUS, FORECAST_MODEL).version) == trained.model_version
-
-    model, version = load_forecaster(settings)
+    third_decision = promote_forecast(settings, CFG, AS_OF)
+    assert third_decision.approved and third_decision.champion == trained.model_version
+    publish(client, third_decision)
+    version = third_decision.serving
+    model = registry.load("forecast", version)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{FORECAST_MODEL}@{CHAMPION}")
     history = pd.DataFrame({"week": ["2026-11-02", "2026-11-09"], "audience": "x", "revenue": 1.0})
     assert version == third.model_version and model.series_ == trained.model.series_
@@ -88,7 +87,9 @@ def test_gate_rules_in_words() -> None:
 
 
 def test_kpi_gap_with_the_target_table(trained, prepared, settings: Settings) -> None:  # noqa: ANN001
-    result = kpi_gap(prepared.warehouse, "2026", None, settings, forecast_model=trained.model)
+    result = kpi_gap(
+        prepared.warehouse, "2026", None, settings, forecaster=(trained.model, trained.model_version)
+    )
     table = prepared.warehouse.df("SELECT target_revenue FROM kpi_targets WHERE year(period_start) = 2026")
     assert result.target == pytest.approx(float(table["target_revenue"].iloc[0]))
     paid = prepared.warehouse.scalar(
@@ -103,9 +104,20 @@ def test_kpi_gap_with_the_target_table(trained, prepared, settings: Settings) ->
     assert 0 <= result.p_meet_target <= 1 and len(result.per_audience) == 4
     assert parse_period("2026-Q4") == (pd.Timestamp("2026-10-01"), pd.Timestamp("2027-01-01"))
     with pytest.raises(MemberwiseError, match="no target for 2031"):
-        kpi_gap(prepared.warehouse, "2031", None, settings, forecast_model=trained.model)
+        kpi_gap(prepared.warehouse, "2031", None, settings, forecaster=(trained.model, trained.model_version))
 
 
 def test_kpi_gap_with_a_given_target_for_a_quarter(trained, prepared, settings: Settings) -> None:  # noqa: ANN001
-    result = kpi_gap(prepared.warehouse, "2026-Q4", 2_000_000.0, settings, forecast_model=trained.model)
+    result = kpi_gap(
+        prepared.warehouse,
+        "2026-Q4",
+        2_000_000.0,
+        settings,
+        forecaster=(trained.model, trained.model_version),
+    )
     assert result.target == 2_000_000.0 and result.period_end == pd.Timestamp("2027-01-01")
+
+
+def publish(client, decision) -> None:  # noqa: ANN001
+    """Move the champion alias as a release switch would (release switching is tested in test_release)."""
+    client.set_registered_model_alias(FORECAST_MODEL, CHAMPION, decision.serving)

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from memberwise import registry
 from memberwise.config import PersonasConfig, PersonasGateConfig
 from memberwise.features import build_features
 from memberwise.modeling.personas import PersonaModel
-from memberwise.pipelines.personas import load_personas, promote_personas, train_personas
+from memberwise.pipelines.personas import promote_personas, train_personas
 from memberwise.pipelines.prepare import prepare
+from memberwise.registry import CHALLENGER, CHAMPION, PERSONAS_MODEL, configure, version_by_alias
 from memberwise.settings import Settings
-from memberwise.tracking import CHALLENGER, CHAMPION, PERSONAS_MODEL, configure, version_by_alias
 from tests.conftest import fresh_settings
 
 AS_OF = date(2026, 11, 16)
@@ -95,12 +96,13 @@ def test_train_logs_evidence_registers_and_gates(prepared, settings: Settings, f
     } <= artifacts
     run = mlflow.get_run(result.run_id)
     assert run.data.metrics["k"] == 4 and run.data.metrics["stability_ari"] >= 0.8
-    assert str(version_by_alias(client, CHALLENGER, PERSONAS_MODEL).version) == result.model_version
+    assert version_by_alias(client, "personas", CHALLENGER) == result.model_version
 
     first = promote_personas(prepared.warehouse, AS_OF, PersonasConfig(), settings, features=features)
     assert first.approved, first.reasons
-    assert str(version_by_alias(client, CHAMPION, PERSONAS_MODEL).version) == result.model_version
-    loaded = load_personas(result.model_version)
+    # What a release switch does with an approved challenger (release switching: test_release).
+    client.set_registered_model_alias(PERSONAS_MODEL, CHAMPION, first.serving)
+    loaded = registry.load("personas", result.model_version)
     pd.testing.assert_frame_equal(loaded.assign(features), result.model.assign(features))
 
     # A challenger judged by a stricter rule is rejected and the champion stays.
@@ -109,5 +111,5 @@ def test_train_logs_evidence_registers_and_gates(prepared, settings: Settings, f
     decision = promote_personas(prepared.warehouse, AS_OF, strict, settings, features=features)
     assert not decision.approved and "smallest persona" in decision.reasons[0]
     assert decision.metrics["champion_agreement_ari"] == pytest.approx(1.0)
-    assert str(version_by_alias(client, CHAMPION, PERSONAS_MODEL).version) == result.model_version
+    assert decision.serving == result.model_version
     assert second.model_version != result.model_version

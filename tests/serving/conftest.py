@@ -4,11 +4,7 @@ score snapshot -> `bentoml serve` in a subprocess, built once per session."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +16,7 @@ import pandas as pd
 import pytest
 import requests
 
-from memberwise import tracking
+from memberwise import registry, release, tracking
 from memberwise.config import BacktestConfig, ForecastConfig, RNNConfig, load_budget_config
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.features import build_features, repurchase_labels
@@ -32,11 +28,11 @@ from memberwise.pipelines.planning import plan
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.propensity import register
 from memberwise.pipelines.score import score_members
+from memberwise.serving import launch
 from memberwise.settings import Settings
-from memberwise.snapshot import SCORE_COLUMNS, SnapshotMeta, write_snapshot
+from memberwise.snapshot import SCORE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
-BENTOML = Path(sys.executable).with_name("bentoml")
 API_KEY = "test-key"
 THRESHOLD = 50.0
 TRAIN_AS_OF, SCORE_AS_OF = "2026-08-18", "2026-11-16"
@@ -68,12 +64,6 @@ class Served:
         return requests.post(f"{self.url}{path}", json=body, headers=headers, timeout=60, **kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame, PersonaModel, str]:
     """Demo brand -> propensity and personas champions -> served snapshot (the pipeline's own code).
 
@@ -92,54 +82,39 @@ def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame,
     model = PropensityModel({"num_threads": 1}, max_rounds=200, seed=0).fit(
         features[~cal], y[~cal], features[cal], y[cal]
     )
-    client = tracking.configure(settings)
+    tracking.configure(settings)
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "propensity")):
         version = register(model, features.head(5), settings)
-    client.set_registered_model_alias(tracking.PROPENSITY_MODEL, tracking.CHAMPION, version)
     score_features = build_features(wh, SCORE_AS_OF)
     personas = PersonaModel().fit(score_features)
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "personas")):
         personas_version = personas_pipeline.register(personas, score_features.head(5), settings)
-    client.set_registered_model_alias(tracking.PERSONAS_MODEL, tracking.CHAMPION, personas_version)
     snapshot = score_members(
         wh, date.fromisoformat(SCORE_AS_OF), model, version, THRESHOLD, "selected", personas, score_features
     )
     selected = int(snapshot["selected"].sum())
-    meta = SnapshotMeta(SCORE_AS_OF, version, THRESHOLD, len(snapshot), selected, personas_version)
-    write_snapshot(snapshot, meta, settings.snapshot_dir)
-    # A quick forecaster as champion (the gate is tested elsewhere), then the planning inputs.
+    # A quick forecaster (the gate is tested elsewhere), the planning inputs, then one release of all.
     quick = ForecastConfig(rnn=RNNConfig(epochs=8), backtest=BacktestConfig(origins=1))
     forecast = train_forecast(wh, date.fromisoformat(SCORE_AS_OF), quick, settings)
-    client.set_registered_model_alias(tracking.FORECAST_MODEL, tracking.CHAMPION, forecast.model_version)
-    planned = plan(wh, date.fromisoformat(SCORE_AS_OF), quick, load_budget_config(None), settings)
+    forecaster = (registry.load("forecast", forecast.model_version), forecast.model_version)
+    planned = plan(
+        wh, date.fromisoformat(SCORE_AS_OF), quick, load_budget_config(None), settings, forecaster, snapshot
+    )
     assert not planned.problems, planned.problems
+    models = {"propensity": version, "personas": personas_version, "forecast": forecast.model_version}
+    manifest = release.Manifest(
+        release.new_id(settings), "test", SCORE_AS_OF, models, THRESHOLD, len(snapshot), selected
+    )
+    release.publish(settings, manifest, snapshot, planned.inputs)
     return model, version, snapshot, personas, personas_version
 
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`bentoml serve` on a free port, in its own process group (so teardown stops exactly it)."""
-    port = _free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BENTOML), "serve", "memberwise.serving.service:Memberwise", "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    return proc, f"http://127.0.0.1:{port}"
+    """`bentoml serve` from the repository root on a free port, in its own process group."""
+    return launch.start(env, log, cwd=REPO)
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group we started (its pgid is our child's pid); SIGKILL it if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+stop_server = launch.stop
 
 
 def server_env(home: Path, bentoml_home: Path, **extra: str) -> dict[str, str]:
@@ -180,22 +155,11 @@ def served(serving_home: Built, tmp_path_factory: pytest.TempPathFactory) -> Ite
     bentoml_home = tmp_path_factory.mktemp("bentoml-home")
     log = home / "server.log"
     proc, url = start_server(server_env(home, bentoml_home, MEMBERWISE_API_KEY=API_KEY), log)
-    statuses: list[str] = []
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"bentoml serve exited with {proc.returncode}:\n{log_tail(log)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"service not ready after {READY_TIMEOUT_S} s:\n{log_tail(log)}")
-            try:
-                status = requests.get(f"{url}/readyz", timeout=5).status_code
-            except requests.ConnectionError:
-                status = "unreachable"
-            if status == 200:
-                break
-            statuses.append(str(status))
-            time.sleep(0.25)
+        try:
+            statuses = launch.wait_ready(proc, url, READY_TIMEOUT_S)
+        except launch.ServerNotReady as err:
+            pytest.fail(f"{err}:\n{log_tail(log)}")
         built = (model, version, snapshot, features, statuses, log, personas, personas_version)
         yield Served(url, API_KEY, *built)
     finally:

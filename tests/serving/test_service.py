@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import requests
 
+from memberwise import release
 from memberwise.serving.loading import Champion
 from memberwise.serving.schemas import FeatureRecord
 from memberwise.serving.state import ServingState, needed_columns
 from memberwise.settings import Settings
-from memberwise.snapshot import read_snapshot
 from tests.serving.conftest import THRESHOLD, Served, log_tail, server_env, start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -125,7 +125,8 @@ def test_score_by_ids(served: Served) -> None:
 
 def test_reasons_on_request_and_warm_up_in_process(serving_home) -> None:
     home, model, version, _, features, *_ = serving_home
-    frame, meta = read_snapshot(Settings(home=home).snapshot_dir)
+    current = release.require_current(Settings(home=home))
+    frame, meta = current.scores(), current.manifest.snapshot_meta
     state = ServingState(Champion(model, version), frame, meta)
     other = frame.loc[~frame["selected"], "member_id"].iloc[:3].tolist()
     results = state.score_ids(other).results
@@ -366,7 +367,7 @@ def test_load_failure_is_reported_not_served(tmp_path) -> None:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 live = requests.get(f"{url}/livez", timeout=5).status_code
-            except requests.ConnectionError:
+            except requests.RequestException:
                 live = None
             if live == 503:
                 break
