@@ -14,6 +14,10 @@ import pandas as pd
 
 from memberwise.data.contract import TABLES, pandas_dtype
 
+# Never fetch or load an extension on the fly: a service has no network, and a file that is not a DuckDB
+# database (SQLite, say) would otherwise make DuckDB try to download a scanner for it.
+_NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
 
 @dataclass
 class Warehouse:
@@ -42,6 +46,11 @@ class Warehouse:
         return self.con.execute(sql, params or []).df()
 
 
+def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Every DuckDB connection of the project: no extension is installed or autoloaded."""
+    return duckdb.connect(str(path), read_only=read_only, config=dict(_NO_EXTENSION_DOWNLOADS))
+
+
 def empty_table(name: str) -> pd.DataFrame:
     """An empty frame with the contract columns and types of a table."""
     table = TABLES[name]
@@ -61,7 +70,7 @@ def new_warehouse(
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in (path, path.with_name(path.name + ".wal")):
             stale.unlink(missing_ok=True)
-    con = duckdb.connect(str(path) if path else ":memory:")
+    con = connect(path or ":memory:")
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
     if memory_limit:

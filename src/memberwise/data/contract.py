@@ -1,7 +1,8 @@
 """The data contract: the six input tables, their columns, enums and row rules.
 
 Brands build their exports against this module, so names here are the public contract
-(DESIGN.md "Data contract"). Validation logic lives in :mod:`memberwise.data.io`.
+(DESIGN.md "Data contract"). Reading lives in :mod:`memberwise.data.readers`, validation in
+:mod:`memberwise.data.io`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Reason(StrEnum):
     NEGATIVE_VALUE = "negative_value"
     UNKNOWN_VALUE = "unknown_value"
     UNPARSEABLE = "unparseable"
+    TIMEZONE_OFFSET = "timezone_offset"
+    OUT_OF_RANGE = "out_of_range"
     AFTER_SNAPSHOT = "after_snapshot"
 
 

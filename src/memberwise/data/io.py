@@ -1,53 +1,35 @@
-"""Read a brand's tables and split each into valid rows and rejects (with reasons).
+"""Split each of a brand's tables into valid rows and rejects (with reasons).
 
-Whole-file problems raise :class:`DataFileError`; row problems never stop a run: the row goes to
-the rejects table and the counts say so. `read + accepted + rejected` add up per table.
+Whole-file problems raise :class:`DataFileError` (see :mod:`memberwise.data.readers`); row problems
+never stop a run: the row goes to the rejects table and the counts say so. `read = accepted + rejected`
+per table.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pandera.errors
-import pyarrow.parquet as pq
 
 from memberwise.data.contract import TABLES, Column, Reason, Table, pandas_dtype, schema
-from memberwise.errors import DataFileError
+from memberwise.data.readers import RawTable, read_source
+from memberwise.errors import DataFileError, first_line
 from memberwise.warehouse import Warehouse, new_warehouse
 
-DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+log = logging.getLogger(__name__)
 _TRUE = {"true", "1", "t", "yes", "y"}
 _FALSE = {"false", "0", "f", "no", "n"}
-REJECT_COLUMNS = ["table", "row_number", "key", "reasons"]
-
-
-@dataclass
-class RawTable:
-    """One source table: where it comes from, its columns, and how to read it (only when validated).
-
-    Reading is deferred so a big brand is validated one table at a time, never all in memory at once.
-    """
-
-    source: str
-    first_row_number: int  # CSV: the file line of the first data row (header is line 1)
-    columns: list[str]
-    rows: int | None
-    reader: Callable[[], pd.DataFrame]
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame, source: str, first_row_number: int = 1) -> RawTable:
-        """A table already in memory (tests, notebooks, other connectors)."""
-        return cls(source, first_row_number, [str(c) for c in frame.columns], len(frame), lambda: frame)
-
-    def read(self) -> pd.DataFrame:
-        return self.reader()
+_MAX_INT = 2**53  # larger integers do not survive the float parse exactly
+# A time followed by a zone: `Z`, `+08:00`, `+0800`, `-05`, ` UTC` (the contract wants naive local time).
+_ZONED = r"(?i)[T ]\d{1,2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+REJECT_COLUMNS = ["table", "row_number", "line", "key", "reasons"]
+_REJECT_DTYPES = {"row_number": "int64", "line": "Int64"}
 
 
 @dataclass
@@ -71,128 +53,47 @@ class ValidatedData:
         (out_dir / "validation_report.json").write_text(json.dumps(report, indent=2, default=str))
 
 
-def read_source(source: Path) -> dict[str, RawTable]:
-    """Read every contract table present in a data directory (CSV/Parquet) or a DuckDB file."""
-    if not source.exists():
-        raise DataFileError(f"{source}: no such data directory or DuckDB file")
-    raw = _read_duckdb(source) if source.is_file() else _read_directory(source)
-    for table in TABLES.values():
-        if table.name in raw:
-            _check_columns(raw[table.name], table)
-        elif table.required:
-            raise DataFileError(
-                f"{source}: required table '{table.name}' is missing "
-                f"(expected {table.name}.csv or {table.name}.parquet)"
-            )
-    return raw
-
-
-def _read_directory(directory: Path) -> dict[str, RawTable]:
-    raw: dict[str, RawTable] = {}
-    for name, table in TABLES.items():
-        candidates = [p for p in (directory / f"{name}.parquet", directory / f"{name}.csv") if p.exists()]
-        if len(candidates) > 1:
-            raise DataFileError(f"{directory}: both {name}.parquet and {name}.csv exist; keep one")
-        if candidates:
-            path = candidates[0]
-            raw[name] = _parquet_table(path) if path.suffix == ".parquet" else _csv_table(path)
-            if raw[name].rows == 0 and table.required:
-                raise DataFileError(f"{path}: file has no data rows")
-    return raw
-
-
-def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8", nrows=nrows
-        )
-    except UnicodeDecodeError as err:
-        raise DataFileError(f"{path}: not valid UTF-8 text (byte {err.start}); re-export as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{path}: file is empty (no header row)") from None
-    except pd.errors.ParserError as err:
-        raise DataFileError(f"{path}: not a readable CSV file: {err}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _csv_table(path: Path) -> RawTable:
-    head = _read_csv(path, nrows=1)
-    return RawTable(str(path), 2, list(head.columns), len(head) or 0, lambda: _read_csv(path))
-
-
-def _parquet_table(path: Path) -> RawTable:
-    try:
-        metadata = pq.ParquetFile(path).metadata
-    except Exception as err:  # pyarrow raises several unrelated types for corrupt files
-        raise DataFileError(f"{path}: not a readable Parquet file: {err}") from None
-    columns = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
-    return RawTable(str(path), 1, columns, metadata.num_rows, lambda: pd.read_parquet(path))
-
-
-def _read_duckdb(path: Path) -> dict[str, RawTable]:
-    if path.suffix not in DUCKDB_SUFFIXES:
-        raise DataFileError(f"{path}: expected a directory or a DuckDB file ({', '.join(DUCKDB_SUFFIXES)})")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        raise DataFileError(f"{path}: not a readable DuckDB database: {err}") from None
-    tables: dict[str, RawTable] = {}
-    with con:
-        present = {
-            row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        for name in TABLES:
-            if name in present:
-                columns = [row[0] for row in con.execute(f'DESCRIBE "{name}"').fetchall()]
-                rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
-                tables[name] = RawTable(f"{path}:{name}", 1, columns, rows, _duckdb_reader(path, name))
-    return tables
-
-
-def _duckdb_reader(path: Path, name: str) -> Callable[[], pd.DataFrame]:
-    def read() -> pd.DataFrame:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(f'SELECT * FROM "{name}"').df()
-
-    return read
-
-
-def _check_columns(raw: RawTable, table: Table) -> None:
-    missing = [c for c in table.required_columns if c not in raw.columns]
-    if missing:
-        raise DataFileError(f"{raw.source}: required column(s) missing: {', '.join(missing)}")
-
-
-def parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series]:
-    """Parse one column to its contract type; return (parsed, mask of unparseable cells)."""
+def parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, dict[Reason, pd.Series]]:
+    """Parse one column to its contract type; return (parsed, masks of the cells it refused, by reason)."""
     if column.kind == "str":
         parsed = values.astype("string").str.strip()
-        parsed = parsed.mask(parsed == "")
-        return parsed, pd.Series(False, index=values.index)
+        return parsed.mask(parsed == ""), {}
     is_text = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
     # Typed sources (Parquet, DuckDB) need no text checks: only CSV-like text can be blank or garbled.
     present = values.notna() & (values.astype("string").str.strip() != "") if is_text else values.notna()
+    refused: dict[Reason, pd.Series] = {}
     if column.kind == "timestamp":
-        parsed = _parse_timestamps(values)
+        parsed, refused = _parse_timestamps(values)
     elif column.kind == "bool":
         parsed = _parse_bools(values)
     else:
         number = pd.to_numeric(values, errors="coerce").astype("float64")
         number = number.where(np.isfinite(number))
         if column.kind == "int":
-            number = number.where(number.round() == number)
+            number = number.where((number.round() == number) & (number.abs() <= _MAX_INT))
         parsed = number.astype(pandas_dtype(column))
-    return parsed, present & parsed.isna()
+    unparseable = present & parsed.isna()
+    for mask in refused.values():
+        unparseable &= ~mask
+    return parsed, {**refused, Reason.UNPARSEABLE: unparseable}
 
 
-def _parse_timestamps(values: pd.Series) -> pd.Series:
+def _parse_timestamps(values: pd.Series) -> tuple[pd.Series, dict[Reason, pd.Series]]:
+    """Naive nanosecond timestamps; text with a zone offset and dates pandas cannot hold are refused."""
+    zoned = pd.Series(False, index=values.index)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_localize(None).astype("datetime64[ns]")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.astype("datetime64[ns]")
-    text = values.astype("string").str.strip()
-    return pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
+        stamps = values.dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = values
+    else:
+        text = values.astype("string").str.strip()
+        zoned = text.str.contains(_ZONED, regex=True).fillna(False).astype(bool)
+        stamps = pd.to_datetime(text.mask(zoned), errors="coerce", format="ISO8601")
+        if isinstance(stamps.dtype, pd.DatetimeTZDtype):  # every value had a zone the pattern missed
+            zoned, stamps = zoned | stamps.notna(), pd.Series(pd.NaT, index=values.index)
+    out_of_range = ((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max)).fillna(False).astype(bool)
+    parsed = stamps.mask(out_of_range).astype("datetime64[ns]")
+    return parsed, {Reason.TIMEZONE_OFFSET: zoned, Reason.OUT_OF_RANGE: out_of_range}
 
 
 def _parse_bools(values: pd.Series) -> pd.Series:
@@ -222,6 +123,10 @@ def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         )
         found = pd.DataFrame({"row": cases["index"].astype("int64"), "column": column, "reason": reason})
         return found.drop_duplicates(ignore_index=True)
+    return _no_problems()
+
+
+def _no_problems() -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": [], "reason": []})
 
 
@@ -229,38 +134,38 @@ def validate_table(
     raw: RawTable, table: Table, snapshot_at: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split one table into (valid rows with contract types, rejects with reasons)."""
-    return validate_frame(raw.read(), table, snapshot_at, raw.first_row_number)
+    return validate_frame(raw.read(), table, snapshot_at, raw)
 
 
 def validate_frame(
-    frame: pd.DataFrame, table: Table, snapshot_at: pd.Timestamp, first_row_number: int
+    frame: pd.DataFrame, table: Table, snapshot_at: pd.Timestamp, raw: RawTable
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows as read into (valid rows with contract types, rejects with reasons)."""
+    """Split rows as read from `raw` into (valid rows with contract types, rejects with reasons)."""
     frame = frame.reset_index(drop=True)
     parsed: dict[str, pd.Series] = {}
-    problems: list[pd.DataFrame] = []
+    problems: list[pd.DataFrame] = [_no_problems()]
     for column in table.columns:
         values = frame[column.name] if column.name in frame else pd.Series(pd.NA, index=frame.index)
-        parsed[column.name], unparseable = parse_column(values, column)
-        if unparseable.any():
-            problems.append(_problem_rows(unparseable, column.name, Reason.UNPARSEABLE))
+        try:
+            parsed[column.name], refused = parse_column(values, column)
+        except (ValueError, TypeError, OverflowError) as err:  # a form of value no rule foresaw
+            log.debug("parsing %s column %s failed", raw.source, column.name, exc_info=True)
+            message = f"{raw.source}: column '{column.name}' cannot be read: {first_line(err)}"
+            raise DataFileError(message) from err
+        problems.extend(_problem_rows(mask, column.name, reason) for reason, mask in refused.items())
         if column.event_time:
             late = (parsed[column.name] > snapshot_at).fillna(False).astype(bool)
-            if late.any():
-                problems.append(_problem_rows(late, column.name, Reason.AFTER_SNAPSHOT))
+            problems.append(_problem_rows(late, column.name, Reason.AFTER_SNAPSHOT))
     typed = pd.DataFrame(parsed)
     schema_problems = _schema_reasons(typed, table)
-    if problems:
-        # An unparseable cell became null: report it as unparseable, not also as missing.
-        unparsed = pd.concat(problems)
-        unparsed = unparsed[unparsed["reason"] == Reason.UNPARSEABLE.value]
-        cell = pd.MultiIndex.from_frame(schema_problems[["row", "column"]])
-        unparsed_cells = pd.MultiIndex.from_frame(unparsed[["row", "column"]])
-        is_missing = schema_problems["reason"].isin([Reason.MISSING_KEY.value, Reason.MISSING_VALUE.value])
-        schema_problems = schema_problems[~(is_missing.to_numpy() & cell.isin(unparsed_cells))]
+    # A refused cell became null: report why it was refused, not also that it is missing.
+    refused_cells = pd.MultiIndex.from_frame(pd.concat(problems)[["row", "column"]])
+    cell = pd.MultiIndex.from_frame(schema_problems[["row", "column"]])
+    is_missing = schema_problems["reason"].isin([Reason.MISSING_KEY.value, Reason.MISSING_VALUE.value])
+    schema_problems = schema_problems[~(is_missing.to_numpy() & cell.isin(refused_cells))]
     all_problems = pd.concat([*problems, schema_problems], ignore_index=True)
     bad_rows = np.sort(all_problems["row"].unique())
-    rejects = _reject_table(frame, table, first_row_number, all_problems, bad_rows)
+    rejects = _reject_table(frame, table, raw, all_problems, bad_rows)
     valid = typed.drop(index=bad_rows).reset_index(drop=True)
     return valid, rejects
 
@@ -271,7 +176,7 @@ def _problem_rows(mask: pd.Series, column: str, reason: Reason) -> pd.DataFrame:
 
 
 def _reject_table(
-    frame: pd.DataFrame, table: Table, first_row: int, problems: pd.DataFrame, bad_rows: np.ndarray
+    frame: pd.DataFrame, table: Table, raw: RawTable, problems: pd.DataFrame, bad_rows: np.ndarray
 ) -> pd.DataFrame:
     if len(bad_rows) == 0:
         return _no_rejects()
@@ -281,10 +186,12 @@ def _reject_table(
         keys = frame.loc[bad_rows, list(table.key)].astype("string").fillna("").agg("|".join, axis=1)
     else:
         keys = pd.Series("", index=bad_rows)
+    lines = raw.lines(bad_rows, len(frame)) if raw.lines else None
     return pd.DataFrame(
         {
             "table": table.name,
-            "row_number": bad_rows + first_row,
+            "row_number": bad_rows + raw.first_row_number,
+            "line": pd.array(lines if lines is not None else [None] * len(bad_rows), dtype="Int64"),
             "key": keys.to_numpy(),
             "reasons": reasons.loc[bad_rows].to_numpy(),
         }
@@ -307,7 +214,7 @@ def validate(
         if name not in raw:
             continue
         frame = raw[name].read()
-        valid, rejected = validate_frame(frame, table, snapshot, raw[name].first_row_number)
+        valid, rejected = validate_frame(frame, table, snapshot, raw[name])
         counts.append({"table": name, "read": len(frame), "accepted": len(valid), "rejected": len(rejected)})
         del frame
         warehouse.put(name, valid)
@@ -329,7 +236,10 @@ def _orphan_rows(warehouse: Warehouse, table: str) -> int:
 
 def _no_rejects() -> pd.DataFrame:
     return pd.DataFrame(
-        {c: pd.Series(dtype="int64" if c == "row_number" else "string") for c in REJECT_COLUMNS}
+        {
+            c: pd.Series(dtype={"row_number": "int64", "line": "Int64"}.get(c, "string"))
+            for c in REJECT_COLUMNS
+        }
     )
 
 
