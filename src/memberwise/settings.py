@@ -48,11 +48,6 @@ class Settings(BaseSettings):
         return (self.home / "mlartifacts").resolve()
 
     @property
-    def snapshot_dir(self) -> Path:
-        """Where the served score snapshots live (one Parquet per retrain, `latest` pointer)."""
-        return self.home / "snapshots"
-
-    @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
 
