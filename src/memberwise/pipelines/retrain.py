@@ -122,7 +122,7 @@ def retrain(
             with mlflow.start_run(
                 experiment_id=experiment_id(settings, "retrain"),
                 run_name=f"retrain {cutoff}",
-                tags={**tags, "status": "running"},
+                tags={**tags, **cfg.source_tags(), "status": "running"},
             ) as parent:
                 try:
                     _log_data_step(prepared)
@@ -288,10 +288,7 @@ def _manifest(
         run_id=run_id,
         previous=previous,
         trigger=trigger,
-        feature_spec={
-            "new_window_days": settings.new_window_days,
-            "horizon_days": cfg.propensity.horizon_days,
-        },
+        feature_spec=registry.load("propensity", models["propensity"]).feature_spec.as_dict(),
         config=cfg.model_dump(mode="json"),
     )
 
