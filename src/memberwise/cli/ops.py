@@ -37,6 +37,7 @@ def retrain(
     from memberwise.pipelines.retrain import retrain as run_retrain
 
     cfg = load_retrain_config(config_dir)
+    console.print(cfg.describe_sources(), highlight=False)
     summary = run_retrain(
         data, settings_for(snapshot_date), cfg, as_of.date() if as_of else None, trigger, force, True
     )
@@ -104,6 +105,7 @@ def demo(
     settings = settings.model_copy(update={"snapshot_date": date.fromisoformat(cfg.end)})
     console.rule("2/3 retrain: validate, unify, features, train, gate, score snapshot")
     configs = load_retrain_config(config_dir)
+    console.print(configs.describe_sources(), highlight=False)
     summary = run_retrain(data_dir, settings, configs, trigger="manual", progress=True)
     print_retrain(summary)
     prepared = summary.prepared
