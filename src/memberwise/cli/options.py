@@ -31,11 +31,11 @@ OptionalAsOf = Annotated[
     ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Experiment YAML [default: the packaged <model>.yaml]")
+    Path | None, typer.Option("--config", help="Experiment YAML (default: the packaged <model>.yaml)")
 ]
 ConfigDirOption = Annotated[
     Path | None,
-    typer.Option("--config-dir", help="Directory of the models' YAMLs [missing ones: the packaged defaults]"),
+    typer.Option("--config-dir", help="Directory of the models' YAMLs (missing ones: the packaged defaults)"),
 ]
 SavedDataOption = Annotated[
     Path | None,
