@@ -27,6 +27,19 @@ def test_bentoml_build_works_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "memberwise:" in result.stdout
     bentos = list((tmp_path / "bentos" / "memberwise").iterdir())
-    assert any((b / "src" / "src" / "memberwise" / "serving" / "service.py").exists() for b in bentos) or any(
-        list(b.rglob("service.py")) for b in bentos
+    shipped = {p.relative_to(b).as_posix() for b in bentos for p in b.rglob("*.py")}
+    assert any(p.endswith("memberwise/serving/service.py") for p in shipped)
+    assert any(p.endswith("memberwise/release.py") for p in shipped)
+    assert not any("/pipelines/" in p or p.endswith("/features.py") for p in shipped), sorted(shipped)
+
+
+def test_importing_the_service_loads_no_pipeline() -> None:
+    code = (
+        "import sys, memberwise.serving.service; "
+        "print(sorted(m for m in sys.modules if m.startswith(('memberwise.pipelines', 'optuna', "
+        "'memberwise.features', 'memberwise.cli', 'duckdb'))))"
     )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
