@@ -19,7 +19,7 @@ from memberwise.config import OptunaConfig, load_propensity_config
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
-from memberwise.pipelines.score import refresh_snapshot
+from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
 
 AS_OF = date(2026, 11, 16)
@@ -69,15 +69,16 @@ def bench(members: int, trials: int) -> None:
         trained = timed(
             "train (features+trials+fit)", lambda: train_propensity(prepared.warehouse, AS_OF, cfg, settings)
         )
-        timed("gate", lambda: promote_propensity(prepared.warehouse, AS_OF, cfg, settings))
-        meta = timed(
-            "score snapshot", lambda: refresh_snapshot(prepared.warehouse, AS_OF, settings, cfg.threshold)
+        decision = timed("gate", lambda: promote_propensity(prepared.warehouse, AS_OF, cfg, settings))
+        models = {"propensity": decision.serving or trained.model_version}
+        scores = timed(
+            "score snapshot", lambda: release_scores(prepared.warehouse, AS_OF, models, cfg.threshold)
         )
         total = sum(steps.values())
         model_steps = total - steps["validate + unify"]
         print(
             f"  {'total':<28} {total:8.1f} s   (holdout AUC {trained.metrics['val_auc']:.3f}, "
-            f"{meta.members:,} scored, {meta.selected:,} selected)"
+            f"{len(scores):,} scored, {int(scores['selected'].sum()):,} selected)"
         )
         print(
             f"  {'features+train+gate+score':<28} {model_steps:8.1f} s   "
