@@ -63,7 +63,7 @@ class StrategyCatalog(StrictModel):
 
 
 def _default_catalog() -> StrategyCatalog:
-    """The demo brand's prices (data/demo COST_*), no capacities: the built-in default of BudgetConfig."""
+    """The demo brand's prices (data/demo/brand.py COST_*), no capacities: BudgetConfig's built-in default."""
     from memberwise.data.demo import COST_COMMUNICATION, COST_DELIVERY, COST_PROMOTION
 
     from_costs = lambda costs: {k: StrategyOption(cost_per_contact=v) for k, v in costs.items()}  # noqa: E731

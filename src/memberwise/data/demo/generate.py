@@ -1,0 +1,92 @@
+"""The demo brand end to end: people, chunks of accounts/orders/interactions/touches, truth, dirt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from memberwise.data.demo.campaigns import plan_campaigns
+from memberwise.data.demo.chunk import generate_chunk
+from memberwise.data.demo.config import DemoConfig
+from memberwise.data.demo.dirty import add_dirty_rows
+from memberwise.data.demo.loyalty import kpi_targets, loyalty_cards
+from memberwise.data.demo.people import Season, sample_people
+from memberwise.data.demo.truth import write_truth
+from memberwise.data.demo.writer import TableWriter
+
+
+def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, object]:
+    """Write the six contract tables to `out` and the planted truth to `out/truth`; return the manifest."""
+    if cfg.dirty and cfg.file_format != "csv":
+        raise ValueError("--dirty writes unparseable values, which only CSV can hold: use --format csv")
+    out.mkdir(parents=True, exist_ok=True)
+    truth_dir = out / "truth"
+    truth_dir.mkdir(exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    people = sample_people(cfg, rng)
+    season = Season.build(cfg.start_ts, cfg.end_ts)
+    campaigns = plan_campaigns(cfg, season, rng)
+    hub_phones = np.char.mod("%016x", rng.integers(0, 2**62, max(2, cfg.members // 5000)))
+    writers = {
+        t: TableWriter(out, t, cfg.file_format)
+        for t in ("accounts", "orders", "interactions", "campaign_touches")
+    }
+    person_schema = pa.schema(
+        [("channel", pa.string()), ("account_id", pa.string()), ("person_id", pa.string())]
+    )
+    account_person = pq.ParquetWriter(truth_dir / "account_person.parquet", person_schema)
+    spend_last_year, spend_total = np.zeros(cfg.members), np.zeros(cfg.members)
+    revenue_by_year: dict[int, float] = {}
+    starts = range(0, cfg.members, cfg.chunk_people)
+    for index, first in enumerate(_progress(starts, progress, "generating people")):
+        rows = slice(first, min(first + cfg.chunk_people, cfg.members))
+        chunk = generate_chunk(
+            cfg, people.take(rows), first, season, campaigns, hub_phones, writers["orders"].rows,
+            np.random.default_rng([cfg.seed, index]),
+        )  # fmt: skip
+        writers["accounts"].write(chunk.accounts)
+        writers["orders"].write(chunk.orders)
+        writers["interactions"].write(chunk.interactions)
+        writers["campaign_touches"].write(chunk.touches)
+        account_person.write_table(
+            pa.Table.from_pandas(chunk.account_person, schema=person_schema, preserve_index=False)
+        )
+        spend_last_year[rows], spend_total[rows] = chunk.spend_last_year, chunk.spend_total
+        for year, revenue in chunk.revenue_by_year.items():
+            revenue_by_year[year] = revenue_by_year.get(year, 0.0) + revenue
+    account_person.close()
+    for writer in writers.values():
+        writer.close()
+    small = {
+        "loyalty": loyalty_cards(people, spend_last_year, spend_total, rng),
+        "kpi_targets": kpi_targets(revenue_by_year, cfg.end),
+    }
+    for table, frame in small.items():
+        writer = TableWriter(out, table, cfg.file_format)
+        writer.write(frame)
+        writer.close()
+        writers[table] = writer
+    write_truth(cfg, truth_dir, people, season, hub_phones)
+    manifest: dict[str, object] = {
+        "config": cfg.__dict__,
+        "rows": {t: w.rows for t, w in writers.items()},
+        "snapshot_date": cfg.end,
+    }
+    if cfg.dirty:
+        manifest["dirty"] = add_dirty_rows(out, cfg, np.random.default_rng([cfg.seed, 999_999]))
+    (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return manifest
+
+
+def _progress(items: range, enabled: bool, label: str) -> Iterator[int]:
+    if not enabled:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(items, description=label)
