@@ -23,6 +23,7 @@ import optuna
 import pandas as pd
 import scipy
 import sklearn
+from mlflow.entities import RunStatus
 from sklearn.metrics import roc_auc_score
 
 from memberwise.config import PropensityConfig, SearchSpaceConfig, SplitConfig
@@ -32,6 +33,7 @@ from memberwise.modeling import evaluation
 from memberwise.modeling.baselines import BGNBD, bgnbd_inputs, rfm_score
 from memberwise.modeling.propensity import PropensityModel, PropensityPyfunc, model_input
 from memberwise.modeling.scores import score_from_probability
+from memberwise.progress import bars_enabled
 from memberwise.settings import Settings
 from memberwise.tracking import (
     PROPENSITY_MODEL,
@@ -157,21 +159,26 @@ def tune(window: LabelledWindow, cfg: PropensityConfig, progress: bool = False) 
             try:
                 model.fit(train, y_train, cal, y_cal, callbacks=[_pruning_callback(trial)])
             except optuna.TrialPruned:
+                # Stopped early on purpose, not an error: KILLED (the `with` leaves an ended run alone).
                 mlflow.set_tag("state", "pruned")
+                mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
                 raise
             auc = float(roc_auc_score(y_cal, model.predict_raw(cal)))
             mlflow.log_metrics({"calibration_auc": auc, "best_iteration": model.booster_.best_iteration})
             mlflow.set_tag("state", "complete")
         return auc
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # before the study: no "A new study created" line
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=cfg.optuna.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(
-        objective, n_trials=cfg.optuna.trials, timeout=cfg.optuna.timeout_seconds, show_progress_bar=progress
+        objective,
+        n_trials=cfg.optuna.trials,
+        timeout=cfg.optuna.timeout_seconds,
+        show_progress_bar=bars_enabled(progress),
     )
     mlflow.log_metrics({"optuna_best_calibration_auc": study.best_value, "optuna_trials": len(study.trials)})
     return dict(study.best_params)
