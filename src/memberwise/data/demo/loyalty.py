@@ -39,7 +39,7 @@ def kpi_targets(revenue_by_year: dict[int, float], end: str) -> pd.DataFrame:
     """
     last = pd.Timestamp(end)
     years = sorted(y for y in revenue_by_year if y <= last.year)
-    elapsed = {y: 1.0 for y in years} | {last.year: last.dayofyear / (366 if last.is_leap_year else 365)}
+    elapsed = {y: 1.0 for y in years} | {last.year: last.day_of_year / (366 if last.is_leap_year else 365)}
     targets = [revenue_by_year[y] / elapsed[y] * KPI_STRETCH for y in years]
     return pd.DataFrame(
         {
