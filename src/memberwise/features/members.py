@@ -1,24 +1,14 @@
-"""Member features as of a cutoff date, repurchase labels and audiences, all computed in SQL.
-
-Everything here is set-based SQL run by DuckDB (CTEs, CASE WHEN, window functions, `date_diff`) so a
-later issue can run the same logic on Spark. Each source table is read in one pass of conditional
-aggregation over the member-keyed events that `identity.unify` writes (`member_orders`,
-`member_interactions`): every window is a CASE inside one GROUP BY on an integer member key.
-
-The cutoff is `as_of` 00:00. Features and audiences read only rows strictly before it, so a feature
-row computed today never changes when later data arrives. The columns, their types and meanings are
-`memberwise.catalogue` (re-exported here as `FEATURE_COLUMNS`); `docs/features.md` carries the rules.
-"""
+"""The member feature table as of a cutoff: one SQL statement, columns as the catalogue lists them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 
 import pandas as pd
-import pyarrow as pa
 
 from memberwise.catalogue import FEATURE_COLUMNS, WINDOWS
-from memberwise.data.contract import AUDIENCES, CHANNELS
+from memberwise.data.contract import CHANNELS
+from memberwise.features.sql import as_of_date, days_ago_sql, fetch, population_cte, share_sql, sql_timestamp
 from memberwise.identity import PROFILE_FIELDS
 from memberwise.warehouse import Warehouse
 
@@ -38,30 +28,6 @@ RFM_SEGMENTS = {
     "LHL": "general_win_back",
     "LLL": "general_retention",
 }
-
-
-def as_of_date(as_of: date | datetime | str) -> date:
-    """Return the cutoff date; a time of day other than midnight is refused, not silently dropped."""
-    stamp = pd.Timestamp(as_of)
-    if stamp != stamp.normalize():
-        raise ValueError(f"as_of must be a date (the cutoff is as_of 00:00), got {as_of!r}")
-    return stamp.date()
-
-
-def _timestamp(day: date) -> str:
-    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
-
-
-def _days_ago(column: str, as_of: date) -> str:
-    """Calendar days from an event's date to as_of: the day before the cutoff is 1 day ago."""
-    return f"date_diff('day', CAST({column} AS DATE), DATE '{as_of.isoformat()}')"
-
-
-def _population_cte(cutoff: str) -> str:
-    """Members known before the cutoff (first_seen_at is null only when nothing is known)."""
-    return f"""population AS (
-        SELECT member_key, member_id, first_seen_at FROM members WHERE first_seen_at < {cutoff}
-    )"""
 
 
 def _known_accounts_cte(cutoff: str) -> str:
@@ -109,7 +75,7 @@ def _cards_cte(cutoff: str) -> str:
 
 def _order_agg_cte(as_of: date) -> str:
     """One pass over orders re-keyed to members: every window and share is a CASE in one GROUP BY."""
-    cutoff, days_ago = _timestamp(as_of), _days_ago("o.ordered_at", as_of)
+    cutoff, days_ago = sql_timestamp(as_of), days_ago_sql("o.ordered_at", as_of)
     windows = ",\n".join(
         f"count(CASE WHEN paid_days_ago <= {w} THEN 1 END) AS orders_{w}d,\n"
         f"coalesce(sum(CASE WHEN paid_days_ago <= {w} THEN amount END), 0) AS revenue_{w}d"
@@ -153,10 +119,10 @@ def _order_agg_cte(as_of: date) -> str:
 
 def _interaction_agg_cte(as_of: date) -> str:
     """One pass over interactions re-keyed to members."""
-    cutoff = _timestamp(as_of)
+    cutoff = sql_timestamp(as_of)
     windows = ",\n".join(f"count(CASE WHEN days_ago <= {w} THEN 1 END) AS interactions_{w}d" for w in WINDOWS)
     return f"""interactions_before AS (
-        SELECT i.member_key, i.event, {_days_ago("i.occurred_at", as_of)} AS days_ago
+        SELECT i.member_key, i.event, {days_ago_sql("i.occurred_at", as_of)} AS days_ago
         FROM member_interactions i
         WHERE i.occurred_at < {cutoff}
     ),
@@ -166,10 +132,6 @@ def _interaction_agg_cte(as_of: date) -> str:
                min(days_ago) AS days_since_last_interaction
         FROM interactions_before GROUP BY member_key
     )"""
-
-
-def _share(numerator: str, denominator: str) -> str:
-    return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
 
 
 def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
@@ -189,13 +151,13 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         "CAST(NULL AS DOUBLE) AS points_balance"
     )
     shares = ",\n".join(
-        f"{_share(f'o.revenue_{ch}_365d', 'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
+        f"{share_sql(f'o.revenue_{ch}_365d', 'o.revenue_365d')} AS spend_share_{ch}_365d" for ch in CHANNELS
     )
     return f"""base AS (
         SELECT p.member_key, p.member_id, DATE '{as_of.isoformat()}' AS as_of,
                s.gender, s.birth_year, {as_of.year} - s.birth_year AS age, s.province, s.city,
                s.registration_channel,
-               {_days_ago("p.first_seen_at", as_of)} AS tenure_days,
+               {days_ago_sql("p.first_seen_at", as_of)} AS tenure_days,
                {loyalty},
                coalesce(o.orders_total, 0) > 0 AS has_purchased,
                o.first_purchase_at, o.days_since_first_purchase, o.days_since_last_purchase,
@@ -203,10 +165,10 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                coalesce(g.category_count_365d, 0) AS category_count_365d,
                o.revenue_total / NULLIF(o.orders_total, 0) AS avg_order_value,
                {shares},
-               {_share("o.coupon_orders_365d", "o.orders_365d")} AS coupon_order_share_365d,
-               {_share("o.promo_orders_365d", "o.orders_365d")} AS promo_order_share_365d,
+               {share_sql("o.coupon_orders_365d", "o.orders_365d")} AS coupon_order_share_365d,
+               {share_sql("o.promo_orders_365d", "o.orders_365d")} AS promo_order_share_365d,
                o.discount_365d / NULLIF(o.revenue_365d + o.discount_365d, 0) AS discount_rate_365d,
-               {_share("o.gift_orders_365d", "o.orders_365d")} AS gift_order_share_365d,
+               {share_sql("o.gift_orders_365d", "o.orders_365d")} AS gift_order_share_365d,
                {interactions},
                {last_interaction} AS days_since_last_interaction
         FROM population p
@@ -290,11 +252,11 @@ def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, 
 def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_interactions: bool) -> str:
     """Build the whole feature query (one statement) for a cutoff; columns as `FEATURE_COLUMNS`."""
     day = as_of_date(as_of)
-    cutoff = _timestamp(day)
+    cutoff = sql_timestamp(day)
     tags = _tag_expressions(new_window_days, has_interactions)
     select = ",\n".join(f"{tags[c]} AS {c}" if c in tags else f"b.{c}" for c in FEATURE_COLUMNS)
     ctes = [
-        _population_cte(cutoff),
+        population_cte(cutoff),
         _known_accounts_cte(cutoff),
         _static_cte(),
         _cards_cte(cutoff),
@@ -309,189 +271,7 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
         ORDER BY b.member_id"""
 
 
-_ARROW_TO_PANDAS = {
-    pa.int32(): pd.Int64Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-    pa.string(): pd.StringDtype(),
-}
-
-
-def _fetch(wh: Warehouse, sql: str) -> pd.DataFrame:
-    """Run a query through Arrow (fast); dtypes follow the SQL types, not the data, so frames line up.
-
-    Integers, booleans and strings get the contract's nullable dtypes; dates and times datetime64[ns].
-    """
-    table = wh.con.sql(sql).to_arrow_table()
-    return table.to_pandas(
-        types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
-    )
-
-
 def build_features(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
     """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`."""
     sql = feature_sql(as_of, new_window_days, "loyalty" in wh.present, "interactions" in wh.present)
-    return _fetch(wh, sql)
-
-
-def repurchase_labels(wh: Warehouse, as_of: date | str, horizon_days: int = 90) -> pd.DataFrame:
-    """Whether each member of the `build_features` population bought (paid) within the horizon."""
-    day = as_of_date(as_of)
-    start = _timestamp(day)
-    end = _timestamp(day + timedelta(days=int(horizon_days)))
-    return _fetch(
-        wh,
-        f"""WITH {_population_cte(start)},
-        buyers AS (
-            SELECT DISTINCT member_key FROM member_orders
-            WHERE status = 'paid' AND ordered_at >= {start} AND ordered_at < {end}
-        )
-        SELECT p.member_id, DATE '{day.isoformat()}' AS as_of, {int(horizon_days)} AS horizon_days,
-               b.member_key IS NOT NULL AS repurchased
-        FROM population p LEFT JOIN buyers b ON b.member_key = p.member_key
-        ORDER BY p.member_id""",
-    )
-
-
-def _audience_case(at: str, enrolled_at: str, first_purchase_at: str, new_window_days: int) -> str:
-    """Audience at time `at`: member if enrolled by then, else customer; "new" within the window."""
-    since = f"{at} - INTERVAL '{int(new_window_days)}' DAY"
-    return f"""CASE WHEN {enrolled_at} <= {at}
-            THEN CASE WHEN {enrolled_at} > {since} THEN 'new_member' ELSE 'returning_member' END
-        WHEN {first_purchase_at} <= {at}
-            THEN CASE WHEN {first_purchase_at} > {since} THEN 'new_customer' ELSE 'returning_customer' END
-        END"""
-
-
-def member_audiences(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
-    """Each member's audience at the cutoff; members with no purchase and no enrollment are prospects."""
-    day = as_of_date(as_of)
-    cutoff = _timestamp(day)
-    audience = _audience_case(cutoff, "e.enrolled_at", "f.first_purchase_at", new_window_days)
-    return _fetch(
-        wh,
-        f"""WITH {_population_cte(cutoff)}, {_known_accounts_cte(cutoff)},
-        enrolment AS (
-            SELECT k.member_key, min(l.enrolled_at) AS enrolled_at
-            FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
-            WHERE l.enrolled_at < {cutoff} GROUP BY k.member_key
-        ),
-        first_purchase AS (
-            SELECT member_key, min(ordered_at) AS first_purchase_at FROM member_orders
-            WHERE status = 'paid' AND ordered_at < {cutoff} GROUP BY member_key
-        )
-        SELECT p.member_id, coalesce({audience}, 'prospect') AS audience
-        FROM population p
-        LEFT JOIN enrolment e ON e.member_key = p.member_key
-        LEFT JOIN first_purchase f ON f.member_key = p.member_key
-        ORDER BY p.member_id""",
-    )
-
-
-def _weekly_audience_sql(start: date | None, end: date | None, new_window_days: int) -> str:
-    """Paid orders, each in its buyer's audience at the order time, summed per ISO week."""
-    bounds = [f"p.ordered_at >= {_timestamp(start)}"] if start else []
-    bounds += [f"p.ordered_at < {_timestamp(end)}"] if end else []
-    where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
-    audience = _audience_case("p.ordered_at", "e.enrolled_at", "f.first_purchase_at", new_window_days)
-    return f"""WITH paid AS (
-            SELECT member_key, ordered_at, amount FROM member_orders WHERE status = 'paid'
-        ),
-        first_purchase AS (
-            SELECT member_key, min(ordered_at) AS first_purchase_at FROM paid GROUP BY member_key
-        ),
-        enrolment AS (
-            SELECT m.member_key, min(l.enrolled_at) AS enrolled_at
-            FROM member_map m
-            JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
-            JOIN loyalty l ON l.member_card = a.member_card
-            GROUP BY m.member_key
-        ),
-        assigned AS (
-            SELECT CAST(date_trunc('week', p.ordered_at) AS DATE) AS week, {audience} AS audience,
-                   p.member_key, p.amount
-            FROM paid p
-            JOIN first_purchase f ON f.member_key = p.member_key
-            LEFT JOIN enrolment e ON e.member_key = p.member_key
-            {where}
-        )
-        SELECT week, audience, sum(amount) AS revenue, count(*) AS orders,
-               count(DISTINCT member_key) AS buyers
-        FROM assigned GROUP BY week, audience"""
-
-
-def _week_of(day: pd.Timestamp) -> pd.Timestamp:
-    """Return the Monday starting the ISO week of a time."""
-    return (day - pd.Timedelta(days=day.weekday())).normalize()
-
-
-def audience_sales(
-    wh: Warehouse,
-    start: date | str | None = None,
-    end: date | str | None = None,
-    new_window_days: int = 90,
-) -> pd.DataFrame:
-    """Weekly revenue, orders and buyers per audience on [start, end); every week x audience, zeros filled.
-
-    Weeks run from the week of `start` (else of the first order) to the week before `end` (else of the
-    last order), with no gaps, because the forecaster needs a regular series.
-    """
-    first = as_of_date(start) if start is not None else None
-    last = as_of_date(end) if end is not None else None
-    sales = _fetch(wh, _weekly_audience_sql(first, last, new_window_days))
-    lo = _week_of(pd.Timestamp(first)) if first else sales["week"].min()
-    hi = _week_of(pd.Timestamp(last) - pd.Timedelta(days=1)) if last else sales["week"].max()
-    weeks = pd.date_range(lo, hi, freq="7D") if pd.notna(lo) and pd.notna(hi) else pd.DatetimeIndex([])
-    grid = pd.MultiIndex.from_product([weeks.astype("datetime64[ns]"), AUDIENCES], names=["week", "audience"])
-    full = sales.set_index(["week", "audience"]).reindex(grid, fill_value=0).reset_index()
-    return full.astype(
-        {
-            "week": "datetime64[ns]",
-            "audience": "string",
-            "revenue": "float64",
-            "orders": "int64",
-            "buyers": "int64",
-        }
-    )
-
-
-def preferred_channels(wh: Warehouse, as_of: date | str) -> pd.DataFrame:
-    """Each member's preferred channel at the cutoff: where they spend and engage most.
-
-    Over the 365 days before the cutoff, each channel scores its share of the member's paid spend
-    plus its share of their interactions; the highest wins (ties: channel name). Members with neither
-    fall back to their registration channel. Orders and interactions carry the channel they came from.
-    """
-    day = as_of_date(as_of)
-    cutoff = _timestamp(day)
-    since = _timestamp(day - timedelta(days=365))
-    return _fetch(
-        wh,
-        f"""WITH {_population_cte(cutoff)}, {_known_accounts_cte(cutoff)}, {_static_cte()},
-        spend AS (
-            SELECT member_key, channel, sum(amount) / sum(sum(amount)) OVER (PARTITION BY member_key) AS share
-            FROM member_orders
-            WHERE status = 'paid' AND ordered_at >= {since} AND ordered_at < {cutoff}
-            GROUP BY member_key, channel HAVING sum(amount) > 0
-        ),
-        engagement AS (
-            SELECT member_key, channel, count(*) / sum(count(*)) OVER (PARTITION BY member_key) AS share
-            FROM member_interactions
-            WHERE occurred_at >= {since} AND occurred_at < {cutoff}
-            GROUP BY member_key, channel
-        ),
-        combined AS (
-            SELECT member_key, channel, sum(share) AS weight
-            FROM (SELECT * FROM spend UNION ALL SELECT * FROM engagement)
-            GROUP BY member_key, channel
-        ),
-        best AS (
-            SELECT member_key, arg_max(channel, (weight, channel)) AS channel
-            FROM combined GROUP BY member_key
-        )
-        SELECT p.member_id, coalesce(b.channel, s.registration_channel) AS preferred_channel
-        FROM population p
-        LEFT JOIN best b ON b.member_key = p.member_key
-        LEFT JOIN static s ON s.member_key = p.member_key
-        ORDER BY p.member_id""",
-    )
+    return fetch(wh, sql)
