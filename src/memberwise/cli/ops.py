@@ -32,7 +32,7 @@ def retrain(
         bool, typer.Option(help="Retrain even if this data and config were already done")
     ] = False,
 ) -> None:
-    """The scheduled job: validate, unify, train and gate every model, refresh the snapshot, plan."""
+    """The scheduled job: validate, unify, train and gate every model, score, plan, publish a release."""
     from memberwise.config import load_retrain_config
     from memberwise.pipelines.retrain import retrain as run_retrain
 
@@ -103,7 +103,7 @@ def demo(
         console.rule("1/3 generating the demo brand")
         generate(cfg, data_dir, progress=True)
     settings = settings.model_copy(update={"snapshot_date": date.fromisoformat(cfg.end)})
-    console.rule("2/3 retrain: validate, unify, features, train, gate, score snapshot")
+    console.rule("2/3 retrain: validate, unify, features, train, gate, score, plan, publish a release")
     configs = load_retrain_config(config_dir)
     console.print(configs.describe_sources(), highlight=False)
     summary = run_retrain(data_dir, settings, configs, trigger="manual", progress=True)
