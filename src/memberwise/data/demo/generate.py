@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from memberwise.data.demo.loyalty import kpi_targets, loyalty_cards
 from memberwise.data.demo.people import Season, sample_people
 from memberwise.data.demo.truth import write_truth
 from memberwise.data.demo.writer import TableWriter
+from memberwise.progress import track
 
 
 def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, object]:
@@ -43,7 +43,7 @@ def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, ob
     spend_last_year, spend_total = np.zeros(cfg.members), np.zeros(cfg.members)
     revenue_by_year: dict[int, float] = {}
     starts = range(0, cfg.members, cfg.chunk_people)
-    for index, first in enumerate(_progress(starts, progress, "generating people")):
+    for index, first in enumerate(track(starts, "generating people", progress)):
         rows = slice(first, min(first + cfg.chunk_people, cfg.members))
         chunk = generate_chunk(
             cfg, people.take(rows), first, season, campaigns, hub_phones, writers["orders"].rows,
@@ -81,12 +81,3 @@ def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, ob
         manifest["dirty"] = add_dirty_rows(out, cfg, np.random.default_rng([cfg.seed, 999_999]))
     (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return manifest
-
-
-def _progress(items: range, enabled: bool, label: str) -> Iterator[int]:
-    if not enabled:
-        yield from items
-        return
-    from rich.progress import track
-
-    yield from track(items, description=label)
