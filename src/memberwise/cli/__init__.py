@@ -5,25 +5,26 @@ Commands live in one module per job (data, models, planning, ops); importing the
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
+
+from rich.markup import escape
 
 from memberwise.cli import data, models, ops, planning  # noqa: F401  (registers the commands)
 from memberwise.cli.app import app
+from memberwise.cli.failure import EXIT_CODE, describe, one_line_logs
 from memberwise.cli.render import err_console
-from memberwise.errors import MemberwiseError
+from memberwise.logsetup import configure_logging
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point: user-facing errors become one red line and exit code 2, never a traceback."""
-    for var in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "BENTOML_DO_NOT_TRACK"):
-        os.environ.setdefault(var, "true")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    """Entry point: any failure becomes one red line and exit code 2, never a traceback."""
+    configure_logging()
+    one_line_logs()
     try:
         app()
-    except MemberwiseError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False)
-        sys.exit(2)
+    except Exception as err:  # noqa: BLE001 - every failure is one line (a bug's traceback goes to a file)
+        # soft_wrap: a piped stderr is not hard-wrapped at 80 columns, so the message stays one line.
+        err_console.print(f"[bold red]error:[/] {escape(describe(err))}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_CODE)
