@@ -68,7 +68,7 @@ def main() -> None:
     print(history.groupby("audience")["revenue"].sum().map("{:,.0f}".format).to_string(), "\n")
 
     def rnn(train: pd.DataFrame, horizon: int) -> pd.DataFrame:
-        return fc.RNNForecaster(RNN, EVENTS).fit(train).predict(train, None, horizon)
+        return fc.RNNForecaster(**RNN.model_dump(), events=EVENTS).fit(train).predict(train, None, horizon)
 
     models = {"rnn": rnn, "naive1": partial(fc.seasonal_naive, season=1), "ets": partial(fc.ets, season=52)}
     origins = fc.backtest_origins(weeks, ORIGINS, STEP, HORIZON)

@@ -85,7 +85,9 @@ def weekly_series(
 def _rnn(cfg: ForecastConfig, progress: bool) -> forecaster.Forecast:
     def forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
         return (
-            RNNForecaster(cfg.rnn, cfg.events).fit(history, progress=progress).predict(history, None, horizon)
+            RNNForecaster(**cfg.rnn.model_dump(), events=cfg.events)
+            .fit(history, progress=progress)
+            .predict(history, None, horizon)
         )
 
     return forecast
@@ -133,7 +135,7 @@ def backtest_metrics(scores: pd.DataFrame) -> dict[str, float]:
 def register(model: RNNForecaster, history: pd.DataFrame, settings: Settings) -> str:
     """Log the pyfunc (signature with start_week/horizon params, explicit requirements), alias challenger."""
     configure(settings)
-    example = history[history["week"] >= history["week"].max() - pd.Timedelta(weeks=model.rnn.input_weeks)]
+    example = history[history["week"] >= history["week"].max() - pd.Timedelta(weeks=model.input_weeks)]
     example = example.assign(week=example["week"].dt.strftime("%Y-%m-%d")).reset_index(drop=True)
     params = {"start_week": "", "horizon": 13}
     return register_challenger(FORECAST_MODEL, ForecastPyfunc(model), example, PIP_REQUIREMENTS, params)
@@ -167,7 +169,7 @@ def train_forecast(
         log_frame(forecasts, "backtest_forecasts")
         log_figure(forecaster.backtest_figure(history, forecasts, origins[-1]), "backtest_last_origin")
         started = time.perf_counter()
-        model = RNNForecaster(cfg.rnn, cfg.events).fit(history, progress=progress)
+        model = RNNForecaster(**cfg.rnn.model_dump(), events=cfg.events).fit(history, progress=progress)
         train_seconds = time.perf_counter() - started
         metrics.update(
             final_epochs=float(model.epochs_),

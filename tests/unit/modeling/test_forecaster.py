@@ -44,7 +44,7 @@ def series() -> pd.DataFrame:
 def backtested(series: pd.DataFrame) -> pd.DataFrame:
     weeks = pd.DatetimeIndex(sorted(series["week"].unique()))
     models = {
-        "rnn": lambda h, n: fc.RNNForecaster(RNN, EVENTS).fit(h).predict(h, None, n),
+        "rnn": lambda h, n: fc.RNNForecaster(**RNN.model_dump(), events=EVENTS).fit(h).predict(h, None, n),
         "snaive": fc.seasonal_naive,
     }
     forecasts = fc.backtest(series, models, fc.backtest_origins(weeks, 2, 13, 26), 26)
@@ -69,8 +69,8 @@ def test_rnn_beats_seasonal_naive_with_calibrated_intervals(backtested: pd.DataF
 
 def test_same_seed_same_forecast_and_pickle_round_trip(series: pd.DataFrame) -> None:
     quick = RNN.model_copy(update={"epochs": 5})
-    first = fc.RNNForecaster(quick, EVENTS).fit(series).predict(series, None, 52)
-    model = fc.RNNForecaster(quick, EVENTS).fit(series)
+    first = fc.RNNForecaster(**quick.model_dump(), events=EVENTS).fit(series).predict(series, None, 52)
+    model = fc.RNNForecaster(**quick.model_dump(), events=EVENTS).fit(series)
     second = model.predict(series, None, 52)
     pd.testing.assert_frame_equal(first, second)
     again = pickle.loads(pickle.dumps(model)).predict(series, None, 52)
@@ -82,7 +82,7 @@ def test_same_seed_same_forecast_and_pickle_round_trip(series: pd.DataFrame) -> 
 
 
 def test_predict_from_a_later_start_and_refuses_too_long(series: pd.DataFrame) -> None:
-    model = fc.RNNForecaster(RNN.model_copy(update={"epochs": 2}), EVENTS).fit(series)
+    model = fc.RNNForecaster(**{**RNN.model_dump(), "epochs": 2}, events=EVENTS).fit(series)
     last = series["week"].max()
     later = model.predict(series, last + pd.Timedelta(weeks=5), 10)
     assert later["week"].min() == last + pd.Timedelta(weeks=5) and later["week"].nunique() == 10

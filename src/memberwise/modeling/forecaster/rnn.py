@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from memberwise.config import EventsConfig, RNNConfig
+from memberwise.config import EventsConfig
 from memberwise.modeling.forecaster.covariates import calendar_features
 from memberwise.modeling.forecaster.network import QuantileGRU, pinball_loss, run_network, torch_determinism
 from memberwise.modeling.forecaster.series import WEEK, monday, revenue_matrix, tidy
@@ -48,9 +49,40 @@ class RNNForecaster:
     Pickle-able: the weights live in `state_` (a plain state_dict), the network is rebuilt on demand.
     """
 
-    def __init__(self, rnn: RNNConfig | None = None, events: EventsConfig | None = None) -> None:
-        self.rnn = rnn or RNNConfig()
-        self.events = events or EventsConfig()
+    def __init__(
+        self,
+        input_weeks: int = 26,
+        max_horizon_weeks: int = 53,
+        hidden: int = 32,
+        embedding: int = 4,
+        dropout: float = 0.1,
+        epochs: int = 60,
+        patience: int = 10,
+        batch_size: int = 64,
+        learning_rate: float = 0.005,
+        validation_weeks: int = 13,
+        seed: int = 42,
+        threads: int = 1,
+        events: EventsConfig | None = None,
+    ) -> None:
+        self.input_weeks = input_weeks
+        self.max_horizon_weeks = max_horizon_weeks
+        self.hidden = hidden
+        self.embedding = embedding
+        self.dropout = dropout
+        self.epochs = epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_weeks = validation_weeks
+        self.seed = seed
+        self.threads = threads
+        self.events = events or EventsConfig()  # the promotion calendar the covariates are built from
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Versions registered before the plain parameters kept them in an RNNConfig (`rnn`): unpack it."""
+        rnn = state.pop("rnn", None)
+        self.__dict__.update({**(rnn.model_dump() if rnn is not None else {}), **state})
 
     # -- fitting --
 
@@ -58,23 +90,22 @@ class RNNForecaster:
         self, history: pd.DataFrame, campaigns: pd.Series | None = None, progress: bool = False
     ) -> RNNForecaster:
         """Train on sliding windows; the last `validation_weeks` early-stop, the best epoch is kept."""
-        cfg = self.rnn
         wide = revenue_matrix(history)
         values = wide.to_numpy()
         n_weeks = len(wide)
-        if n_weeks < cfg.input_weeks + cfg.validation_weeks + 8:
+        if n_weeks < self.input_weeks + self.validation_weeks + 8:
             raise ValueError(
                 f"{n_weeks} weeks of history is too short: need at least "
-                f"{cfg.input_weeks + cfg.validation_weeks + 8} (input + validation + 8 weeks)"
+                f"{self.input_weeks + self.validation_weeks + 8} (input + validation + 8 weeks)"
             )
         self.series_ = tuple(wide.columns)
-        horizon = cfg.max_horizon_weeks
+        horizon = self.max_horizon_weeks
         cov = self._covariates(wide.index[0], n_weeks + horizon, campaigns)
         self.covariate_names_ = tuple(calendar_features(wide.index[:1], self.events).columns)
-        split = n_weeks - cfg.validation_weeks
-        train = self._tensors(values, cov, np.arange(cfg.input_weeks, split), horizon, split)
-        valid = self._tensors(values, cov, np.array([split]), cfg.validation_weeks, n_weeks)
-        with torch_determinism(cfg.seed, cfg.threads):
+        split = n_weeks - self.validation_weeks
+        train = self._tensors(values, cov, np.arange(self.input_weeks, split), horizon, split)
+        valid = self._tensors(values, cov, np.array([split]), self.validation_weeks, n_weeks)
+        with torch_determinism(self.seed, self.threads):
             net = self._network()
             self.epochs_, self.validation_loss_ = self._train(net, train, valid, progress)
             self.state_ = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -88,9 +119,9 @@ class RNNForecaster:
         self, values: np.ndarray, cov: np.ndarray, origins: np.ndarray, horizon: int, target_end: int
     ) -> dict[str, torch.Tensor]:
         """Training tensors for every (series, origin) whose input window has sales in most weeks."""
-        past, future, mask, keep = _windows(values, origins, self.rnn.input_weeks, horizon, target_end)
+        past, future, mask, keep = _windows(values, origins, self.input_weeks, horizon, target_end)
         n_series = values.shape[1]
-        steps_past = origins[:, None] + np.arange(-self.rnn.input_weeks, 0)[None, :]
+        steps_past = origins[:, None] + np.arange(-self.input_weeks, 0)[None, :]
         steps_future = origins[:, None] + np.arange(horizon)[None, :]
         return {  # rows are series-major, like _windows: series * len(origins) + origin index
             "past": torch.tensor(past[keep], dtype=torch.float32),
@@ -102,23 +133,21 @@ class RNNForecaster:
         }
 
     def _network(self) -> QuantileGRU:
-        cfg = self.rnn
         return QuantileGRU(
-            len(self.series_), len(self.covariate_names_), cfg.hidden, cfg.embedding, cfg.dropout
+            len(self.series_), len(self.covariate_names_), self.hidden, self.embedding, self.dropout
         )
 
     def _train(
         self, net: QuantileGRU, train: dict[str, torch.Tensor], valid: dict[str, torch.Tensor], progress: bool
     ) -> tuple[int, float]:
-        cfg = self.rnn
-        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
-        rng = np.random.default_rng(cfg.seed)
+        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+        rng = np.random.default_rng(self.seed)
         best, best_epoch, best_state, stale = math.inf, 0, copy.deepcopy(net.state_dict()), 0
-        for epoch in track(range(cfg.epochs), "training forecaster", progress):
+        for epoch in track(range(self.epochs), "training forecaster", progress):
             net.train()
             order = rng.permutation(len(train["past"]))
-            for start in range(0, len(order), cfg.batch_size):
-                batch = {k: v[order[start : start + cfg.batch_size]] for k, v in train.items()}
+            for start in range(0, len(order), self.batch_size):
+                batch = {k: v[order[start : start + self.batch_size]] for k, v in train.items()}
                 optimizer.zero_grad()
                 loss = pinball_loss(run_network(net, batch), batch["future"], batch["mask"])
                 loss.backward()
@@ -129,7 +158,7 @@ class RNNForecaster:
                 best, best_epoch, best_state, stale = score, epoch + 1, copy.deepcopy(net.state_dict()), 0
             else:
                 stale += 1
-                if stale >= cfg.patience:
+                if stale >= self.patience:
                     break
         net.load_state_dict(best_state)
         return best_epoch, best
@@ -154,7 +183,6 @@ class RNNForecaster:
         `start_week` defaults to the week after the history; a later start also forecasts the weeks in
         between (and drops them). Every trained audience must be in the history.
         """
-        cfg = self.rnn
         wide = revenue_matrix(history)
         missing = set(self.series_) - set(wide.columns)
         if missing:
@@ -167,21 +195,21 @@ class RNNForecaster:
             first = start
         lead = (start - first) // WEEK
         steps = lead + horizon
-        if len(wide) < cfg.input_weeks or steps > cfg.max_horizon_weeks:
+        if len(wide) < self.input_weeks or steps > self.max_horizon_weeks:
             raise ValueError(
-                f"need {cfg.input_weeks}+ weeks of history (got {len(wide)}) and at most "
-                f"{cfg.max_horizon_weeks} weeks ahead (asked {steps})"
+                f"need {self.input_weeks}+ weeks of history (got {len(wide)}) and at most "
+                f"{self.max_horizon_weeks} weeks ahead (asked {steps})"
             )
-        values = wide.to_numpy()[-cfg.input_weeks :]
+        values = wide.to_numpy()[-self.input_weeks :]
         scale = np.maximum(values.mean(axis=0), 1e-9)
-        cov = self._covariates(first - cfg.input_weeks * WEEK, cfg.input_weeks + steps, campaigns)
+        cov = self._covariates(first - self.input_weeks * WEEK, self.input_weeks + steps, campaigns)
         data = {
             "past": torch.tensor(np.log1p(values / scale).T, dtype=torch.float32),
-            "past_cov": torch.tensor(np.repeat(cov[None, : cfg.input_weeks], len(scale), axis=0)),
-            "future_cov": torch.tensor(np.repeat(cov[None, cfg.input_weeks :], len(scale), axis=0)),
+            "past_cov": torch.tensor(np.repeat(cov[None, : self.input_weeks], len(scale), axis=0)),
+            "future_cov": torch.tensor(np.repeat(cov[None, self.input_weeks :], len(scale), axis=0)),
             "series": torch.arange(len(scale)),
         }
-        with torch_determinism(cfg.seed, cfg.threads):
+        with torch_determinism(self.seed, self.threads):
             net = self._network()
             net.load_state_dict(self.state_)
             net.eval()
