@@ -379,7 +379,7 @@ def test_load_failure_is_reported_not_served(tmp_path) -> None:
         )
         assert response.status_code == 503
         assert "failed to load" in response.json()["error"]
-        assert "cannot load the champion" in log.read_text()
+        assert "no release in" in log.read_text()
     finally:
         stop_server(proc)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from memberwise.serving.openapi import ApiDocs
 from memberwise.serving.schemas import ErrorResponse
 from memberwise.settings import Settings
 
@@ -26,10 +27,25 @@ def no_auth_allowed() -> bool:
     return os.environ.get(ALLOW_NO_AUTH_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+class ApiKeyError(RuntimeError):
+    """The service must not start with this API key setting."""
+
+
+def api_key(settings: Settings) -> str:
+    """The bearer key clients must send, without surrounding whitespace ("" when none is set)."""
+    return (settings.api_key or "").strip()
+
+
 def require_api_key(settings: Settings) -> None:
-    """Refuse to serve without an API key unless explicitly allowed (MEMBERWISE_ALLOW_NO_AUTH=true)."""
-    if not settings.api_key and not no_auth_allowed():
-        raise RuntimeError(
+    """Refuse to serve without an API key unless explicitly allowed (MEMBERWISE_ALLOW_NO_AUTH=true).
+
+    A key of only whitespace is refused too (even when no-auth is allowed): it would start, then
+    refuse every request, since a header token is compared without surrounding whitespace.
+    """
+    if settings.api_key and not api_key(settings):
+        raise ApiKeyError("MEMBERWISE_API_KEY is blank (only whitespace): set a real key")
+    if not api_key(settings) and not no_auth_allowed():
+        raise ApiKeyError(
             "MEMBERWISE_API_KEY is not set: the service refuses to start without an API key "
             f"(set {ALLOW_NO_AUTH_ENV}=true to run without auth, for local experiments only)"
         )
@@ -43,8 +59,9 @@ def error_response(status: int, message: str, detail: list[dict[str, Any]] | Non
 class ApiKeyMiddleware:
     """Bearer-key check on every path except the probes, metrics and the OpenAPI page.
 
-    Also serves the OpenAPI page at `/docs` (BentoML serves it at `/`) and turns BentoML's input
-    validation errors (400) into a message that names the offending fields.
+    Also serves the OpenAPI page at `/docs` (BentoML serves it at `/`), completes its document at
+    `/docs.json` (bearer auth, title, version) and turns BentoML's input validation errors (400) into a
+    message that names the offending fields.
     """
 
     PUBLIC = frozenset(
@@ -55,9 +72,10 @@ class ApiKeyMiddleware:
         {b"multipart/form-data", b"application/x-www-form-urlencoded", b"application/vnd.bentoml+pickle"}
     )
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], docs: ApiDocs) -> None:
         self.app = app
-        key = Settings().api_key or ""
+        self.docs = docs
+        key = api_key(Settings())
         self.key = key.encode()
         self.open = not key and no_auth_allowed()
 
@@ -77,6 +95,9 @@ class ApiKeyMiddleware:
         path = scope.get("path", "")
         if path == "/docs":
             scope = {**scope, "path": "/", "raw_path": b"/"}
+        if path == "/docs.json":
+            await self.app(scope, receive, _rewriting(send, 200, self.docs.document_bytes))
+            return
         if path in self.PUBLIC or path.startswith(self.PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
@@ -93,17 +114,17 @@ class ApiKeyMiddleware:
             response = error_response(415, "the body must be JSON: send 'Content-Type: application/json'")
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, _explaining_bad_input(send))
+        await self.app(scope, receive, _rewriting(send, 400, _explain))
 
 
-def _explaining_bad_input(send: Send) -> Send:
-    """Wrap `send` so a 400 validation body says which fields are wrong in its `error` message."""
+def _rewriting(send: Send, status: int, transform: Callable[[bytes], bytes]) -> Send:
+    """Wrap `send` so the body of a response with `status` is replaced by `transform(body)`."""
     start: Message | None = None
     chunks: list[bytes] = []
 
     async def wrapped(message: Message) -> None:
         nonlocal start
-        if message["type"] == "http.response.start" and message.get("status") == 400:
+        if message["type"] == "http.response.start" and message.get("status") == status:
             start = message
             return
         if start is None or message["type"] != "http.response.body":
@@ -112,7 +133,7 @@ def _explaining_bad_input(send: Send) -> Send:
         chunks.append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = _explain(b"".join(chunks))
+        body = transform(b"".join(chunks))
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
@@ -122,6 +143,7 @@ def _explaining_bad_input(send: Send) -> Send:
 
 
 def _explain(body: bytes) -> bytes:
+    """A 400 validation body whose `error` names the wrong fields."""
     try:
         data = json.loads(body)
     except ValueError:

@@ -1,8 +1,9 @@
 """Request and response bodies of the HTTP service (API contract v1, see DESIGN.md).
 
 Validation happens here, before any model code runs: wrong types, missing fields, NaN/inf numbers,
-empty or oversized lists and unknown fields are rejected with a 4xx naming the field. Numbers are
-strict (a string is never silently read as a number).
+numbers out of their feature's range, empty or oversized lists and unknown fields are rejected with a
+4xx naming the field. Numbers are strict (a string is never silently read as a number) and bounded
+(|x| <= 1e12), so no model arithmetic can overflow to inf (two 1e308 shares once did, and answered 500).
 
 `FeatureRecord` is generated from the feature catalogue (`memberwise.catalogue`), so the OpenAPI page lists
 every feature with its documentation; whether a record carries all the columns the *loaded* model
@@ -20,13 +21,43 @@ from memberwise.catalogue import FEATURE_COLUMNS, feature_kind
 MAX_ITEMS = 10_000  # members per request
 MAX_LIMIT = 100_000  # members per /select answer
 
-# Strict and finite: "12" or NaN where a number is expected is an error, not a silent coercion.
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+MAX_MAGNITUDE = 1e12  # beyond any real count, day span or amount; squares of it stay finite
+
+# Strict, finite and bounded: "12", NaN or 1e308 where a number is expected is an error, not a coercion.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 Flag = Annotated[bool, Field(strict=True)]
 Text = Annotated[str, Field(strict=True, max_length=200)]
 MemberId = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 
-_KIND_TYPES: dict[str, Any] = {"text": Text, "flag": Flag, "date": Text, "number": Number}
+_KIND_TYPES: dict[str, Any] = {"text": Text, "flag": Flag, "date": Text}
+# Numeric features that are counts, day spans or amounts: never negative.
+_NON_NEGATIVE = (
+    "age", "tenure_days", "days_since_", "orders_", "revenue_", "avg_order_value", "category_count_",
+    "refunded_orders_", "interactions_", "checkins_",
+)  # fmt: skip
+
+
+def feature_bounds(column: str) -> tuple[float, float]:
+    """The valid range of a numeric feature (rejecting what the feature SQL can never produce).
+
+    Shares and rates lie in [0, 1], RFM scores in [1, 5]; counts, day spans and amounts are >= 0;
+    anything else lies within +-MAX_MAGNITUDE.
+    """
+    if "_share_" in column or column.startswith("discount_rate_"):
+        return 0.0, 1.0
+    if column in ("r_score", "f_score", "m_score"):
+        return 1.0, 5.0
+    if column.startswith(_NON_NEGATIVE):
+        return 0.0, MAX_MAGNITUDE
+    return -MAX_MAGNITUDE, MAX_MAGNITUDE
+
+
+def _feature_type(column: str) -> Any:
+    kind = feature_kind(column)
+    if kind != "number":
+        return _KIND_TYPES[kind]
+    low, high = feature_bounds(column)
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
 
 
 class _FeatureRecordBase(BaseModel):
@@ -39,7 +70,7 @@ _FEATURE_FIELDS: dict[str, Any] = {
         Field(None, description="Optional: echoed in the answer (the service does not derive it)."),
     ),
     **{
-        column: (_KIND_TYPES[feature_kind(column)] | None, Field(None, description=text))
+        column: (_feature_type(column) | None, Field(None, description=text))
         for column, text in FEATURE_COLUMNS.items()
     },
 }

@@ -13,18 +13,30 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import bentoml
-from starlette.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
 
 from memberwise import release
 from memberwise.errors import MemberwiseError
+from memberwise.serving import metrics, request_log
+from memberwise.serving.dispatch import BULK, Dispatcher
 from memberwise.serving.loading import load_state, newer_release, state_of
-from memberwise.serving.middleware import ALLOW_NO_AUTH_ENV, ApiKeyMiddleware, error_response, require_api_key
+from memberwise.serving.middleware import (
+    ALLOW_NO_AUTH_ENV,
+    ApiKeyError,
+    ApiKeyMiddleware,
+    api_key,
+    error_response,
+    require_api_key,
+)
+from memberwise.serving.openapi import ApiDocs
 from memberwise.serving.schemas import (
     AllocateRequest,
     AllocateResponse,
@@ -52,15 +64,21 @@ class Memberwise:
 
     @bentoml.on_deployment
     def _refuse_without_key() -> None:
-        # Runs once in the `bentoml serve` process, before any worker: the server exits instead of
-        # listening with workers that cannot start.
-        require_api_key(Settings())
+        # Runs once in the `bentoml serve` process, before any worker: the server exits with one line
+        # (exit 2) instead of a traceback, or of listening with workers that cannot start.
+        try:
+            require_api_key(Settings())
+        except ApiKeyError as err:
+            print(f"memberwise: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     def __init__(self) -> None:
         self.settings = Settings()
         require_api_key(self.settings)
-        if not self.settings.api_key:
+        if not api_key(self.settings):
             log.warning("running WITHOUT authentication (%s=true)", ALLOW_NO_AUTH_ENV)
+        request_log.install()
+        self.dispatch = Dispatcher()
         self.state: ServingState | None = None
         self.load_error: str | None = None
         self._loader = threading.Thread(target=self._load, name="memberwise-load", daemon=True)
@@ -111,59 +129,57 @@ class Memberwise:
         # A failed load never recovers by waiting: let the orchestrator restart the service.
         return self.load_error is None
 
-    def _unavailable(self) -> JSONResponse:
+    def _unavailable(self) -> JSONResponse | None:
+        """The 503 to answer while there is no state, else None."""
+        if self.state is not None:
+            return None
         if self.load_error is not None:
             return error_response(503, "the service failed to load its model or snapshot; see the server log")
         return error_response(503, "the service is still loading; retry when /readyz answers 200")
 
-    @bentoml.api(input_spec=ScoreRequest)
-    def score(self, member_ids: list[str]) -> ScoreResponse:
+    async def _answer(self, size: int, work: Callable[[ServingState], BaseModel | Response]) -> Response:
+        """`work` on the current state, on the pool for its size (see `dispatch`), or a 503."""
+        state = self.state
+        if state is None:
+            return self._unavailable() or error_response(503, "the service is still loading")
+        return await self.dispatch.run(size, lambda: work(state))
+
+    @bentoml.on_shutdown
+    def _drain(self) -> None:
+        self.dispatch.shutdown()
+
+    @bentoml.api(input_spec=ScoreRequest, output_spec=ScoreResponse)
+    async def score(self, member_ids: list[str]) -> Response:
         """Scores of members from the latest snapshot: score 0-100, selected, stage, channel, reasons.
 
         An unknown id answers `found: false` with nulls. Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
-        return self.state.score_ids(member_ids)
+        return await self._answer(len(member_ids), lambda state: state.score_ids(member_ids))
 
-    @bentoml.api(input_spec=ScoreFeaturesRequest)
-    def score_features(self, members: list[Any]) -> ScoreFeaturesResponse:
+    @bentoml.api(input_spec=ScoreFeaturesRequest, output_spec=ScoreFeaturesResponse)
+    async def score_features(self, members: list[Any]) -> Response:
         """Score feature records live with the champion model (same answer shape as /score, no `found`).
 
         Every column the model uses must be present (null allowed), else 422 naming the columns.
         Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
-        provided = [m.model_fields_set for m in members]
-        missing = self.state.missing_columns(provided)
-        if missing:
-            columns = sorted({e["loc"][2] for e in missing})
-            shown = ", ".join(columns[:20])
-            if len(columns) > 20:
-                shown += f" (and {len(columns) - 20} more)"
-            message = f"feature records lack column(s) the model needs: {shown}"
-            return error_response(422, message, missing[:100])  # type: ignore[return-value]
-        records = [m.model_dump() for m in members]
-        return self.state.score_records(records)
+        return await self._answer(len(members), lambda state: _score_features(state, members))
 
-    @bentoml.api(input_spec=SelectRequest)
-    def select(
+    @bentoml.api(input_spec=SelectRequest, output_spec=SelectResponse)
+    async def select(
         self,
         threshold: float | None,
         lifecycle_stages: list[str],
         preferred_channels: list[str],
         personas: list[str],
         limit: int,
-    ) -> SelectResponse:
+    ) -> Response:
         """Members scoring above the threshold (default: the snapshot's), highest first, with filters.
 
         `count` is the number matching before `limit`. `personas` matches persona names or ids (as
         text); before personas are promoted no member has one, so a personas filter selects nobody.
         Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
         request = SelectRequest(
             threshold=threshold,
             lifecycle_stages=lifecycle_stages,
@@ -171,24 +187,22 @@ class Memberwise:
             personas=personas,
             limit=limit,
         )
-        return self.state.select(request)
+        return await self._answer(BULK, lambda state: state.select(request))
 
-    @bentoml.api(input_spec=GapRequest)
-    def gap(self, period: str, target: float | None) -> GapResponse:
+    @bentoml.api(input_spec=GapRequest, output_spec=GapResponse)
+    async def gap(self, period: str, target: float | None) -> Response:
         """KPI gap of a period: actual to date + champion forecast for the rest = projected, vs the target.
 
         Also per audience, and the probability of meeting the target from the forecast quantiles.
         Without `target`, the brand's kpi_targets row for the period is used (422 when there is none).
         Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
-        return self._planning_answer(lambda state: state.kpi_gap(period, target))
+        return await self._answer(BULK, lambda state: _planning_answer(lambda: state.kpi_gap(period, target)))
 
-    @bentoml.api(input_spec=AllocateRequest)
-    def allocate(
+    @bentoml.api(input_spec=AllocateRequest, output_spec=AllocateResponse)
+    async def allocate(
         self, budget: float | None, mode: str, gap_target: float | None, overrides: dict[str, Any]
-    ) -> AllocateResponse:
+    ) -> Response:
         """What-if budget plan: contacts per audience x propensity tier x strategy, by linear program.
 
         `max-revenue` maximises expected incremental revenue within `budget`; `close-gap` finds the
@@ -196,40 +210,57 @@ class Memberwise:
         missing when it cannot. Answers the plan, totals, binding constraints and shadow prices.
         Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
         request = AllocateRequest(budget=budget, mode=mode, gap_target=gap_target, overrides=overrides)
-        return self._planning_answer(lambda state: state.allocate(request))
+        return await self._answer(BULK, lambda state: _planning_answer(lambda: state.allocate(request)))
 
-    def _planning_answer(self, answer: Callable[[ServingState], Any]) -> Any:
-        """Planning answers with their expected failures as clear 4xx/503 messages."""
-        assert self.state is not None
-        try:
-            return answer(self.state)
-        except PlanningUnavailable as err:
-            return error_response(503, str(err))
-        except (MemberwiseError, ValueError) as err:  # no target, bad overrides
-            return error_response(422, str(err).splitlines()[0])
-
-    @bentoml.api(input_spec=PersonaRequest)
-    def persona(self, member_ids: list[str] | None, members: list[Any] | None) -> PersonaResponse:
+    @bentoml.api(input_spec=PersonaRequest, output_spec=PersonaResponse)
+    async def persona(self, member_ids: list[str] | None, members: list[Any] | None) -> Response:
         """Persona id, name and one-sentence description per member.
 
         Send `member_ids` (looked up in the latest snapshot; unknown ids answer `found: false`) or
         `members` (feature records, assigned live). Members without a paid order in 365 days have no
         persona (null id and name). 503 before personas are promoted. Requires `Authorization: Bearer <key>`.
         """
-        if self.state is None:
-            return self._unavailable()  # type: ignore[return-value]
-        if self.state.personas is None:
-            message = "no personas model behind the snapshot yet: run `memberwise retrain`"
-            return error_response(503, message)  # type: ignore[return-value]
-        if member_ids is not None:
-            return self.state.persona_ids(member_ids)
-        return self.state.persona_records([m.model_dump() for m in members or []])
+        size = len(member_ids if member_ids is not None else members or [])
+        return await self._answer(size, lambda state: _persona(state, member_ids, members))
+
+
+def _score_features(state: ServingState, members: list[Any]) -> BaseModel | Response:
+    """Live scores, or 422 naming the columns the served model needs that the records lack."""
+    missing = state.missing_columns([m.model_fields_set for m in members])
+    if missing:
+        columns = sorted({e["loc"][2] for e in missing})
+        shown = ", ".join(columns[:20])
+        if len(columns) > 20:
+            shown += f" (and {len(columns) - 20} more)"
+        message = f"feature records lack column(s) the model needs: {shown}"
+        return error_response(422, message, missing[:100])
+    return state.score_records([m.model_dump() for m in members])
+
+
+def _persona(
+    state: ServingState, member_ids: list[str] | None, members: list[Any] | None
+) -> BaseModel | Response:
+    if state.personas is None:
+        return error_response(503, "no personas model behind the snapshot yet: run `memberwise retrain`")
+    if member_ids is not None:
+        return state.persona_ids(member_ids)
+    return state.persona_records([m.model_dump() for m in members or []])
+
+
+def _planning_answer(answer: Callable[[], BaseModel]) -> BaseModel | Response:
+    """Planning answers with their expected failures as clear 4xx/503 messages."""
+    try:
+        return answer()
+    except PlanningUnavailable as err:
+        return error_response(503, str(err))
+    except (MemberwiseError, ValueError) as err:  # no target, bad overrides
+        return error_response(422, str(err).splitlines()[0])
 
 
 _service: Any = Memberwise  # a bentoml Service (mypy sees the decorated class)
-_service.add_asgi_middleware(ApiKeyMiddleware)
+_ROUTES = {api.route for api in _service.apis.values()}
+_service.add_asgi_middleware(ApiKeyMiddleware, docs=ApiDocs.of(_ROUTES, inspect.cleandoc(__doc__ or "")))
+metrics.install(_ROUTES | ApiKeyMiddleware.PUBLIC, ApiKeyMiddleware.PUBLIC_PREFIXES)
 for _api in _service.apis.values():  # the OpenAPI page renders docstrings as Markdown: dedent them
     _api.doc = inspect.cleandoc(_api.doc or "")
