@@ -117,7 +117,7 @@ def _csv_header(path: Path) -> list[str]:
     """The header as written (pandas renames a repeated column `x.1`, which would hide it)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+            header = next((row for row in csv.reader(handle) if row), None)  # pandas skips blank lines
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except csv.Error as err:
@@ -176,7 +176,10 @@ def _record_lines(path: Path) -> Callable[[np.ndarray, int], np.ndarray]:
         newlines, ends_with_newline = _count_newlines(path)
         if newlines == total + int(ends_with_newline):  # header + one line per record: no scan needed
             return records + 2
-        starts = _record_starts(path)
+        try:
+            starts = _record_starts(path)
+        except csv.Error:  # a field over the csv module's size limit: give the row numbers instead
+            return records + 2
         return starts[records] if len(starts) == total else records + 2  # a dialect pandas reads differently
 
     return lines
@@ -195,8 +198,11 @@ def _record_starts(path: Path) -> np.ndarray:
     starts = array("q")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        next(reader, None)  # the header
-        consumed = reader.line_num
+        consumed = 0
+        for row in reader:  # up to and including the header
+            consumed = reader.line_num
+            if row:
+                break
         for row in reader:
             if row:
                 starts.append(consumed + 1)
