@@ -197,3 +197,10 @@ def test_an_unexpected_error_is_one_line_with_its_traceback_saved(tmp_path: Path
     line = _one_error_line(result, "unexpected ZeroDivisionError: division by zero", str(tmp_path / "logs"))
     saved = Path(line.rsplit("traceback: ", 1)[1].rstrip(")"))
     assert "Traceback" in saved.read_text() and "reason_counts" in saved.read_text()
+
+
+def test_an_out_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "report").write_text("")
+    result = run("validate", "--data", _brand(tmp_path), "--out", tmp_path / "report" / "x", home=tmp_path)
+    line = _one_error_line(result, "report/x: cannot write the report: Not a directory")
+    assert "details" not in line  # the OSError says it all: no traceback file for a user's mistake

@@ -61,7 +61,10 @@ def describe(err: BaseException) -> str:
         return f"{lead}cannot write{where}: {reason}; free some disk space and run again"
     if isinstance(err, MemberwiseError):
         message = _shorten(str(err))
-        wraps_library_error = err.__cause__ is not None and not isinstance(err.__cause__, MemberwiseError)
+        # An OSError says what it needs to (a path, "Not a directory"); other wrapped errors may be bugs.
+        wraps_library_error = err.__cause__ is not None and not isinstance(
+            err.__cause__, (MemberwiseError, OSError)
+        )
         if message != " ".join(str(err).split()) or wraps_library_error:
             message += f" (details: {_save_traceback(err)})"
         return message

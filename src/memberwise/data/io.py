@@ -19,7 +19,7 @@ import pandera.errors
 
 from memberwise.data.contract import TABLES, Column, Reason, Table, pandas_dtype, schema
 from memberwise.data.readers import RawTable, read_source
-from memberwise.errors import DataFileError, first_line
+from memberwise.errors import DataFileError, MemberwiseError, first_line
 from memberwise.warehouse import Warehouse, new_warehouse
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,17 @@ class ValidatedData:
 
     def write_report(self, out_dir: Path) -> None:
         """Write `rejects.csv` and `validation_report.json` for people and for monitoring."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.rejects.to_csv(out_dir / "rejects.csv", index=False)
         report = {
             "snapshot_at": self.snapshot_at.isoformat(),
             "tables": self.counts.to_dict(orient="records"),
             "reject_reasons": reason_counts(self.rejects).to_dict(orient="records"),
         }
-        (out_dir / "validation_report.json").write_text(json.dumps(report, indent=2, default=str))
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.rejects.to_csv(out_dir / "rejects.csv", index=False)
+            (out_dir / "validation_report.json").write_text(json.dumps(report, indent=2, default=str))
+        except OSError as err:  # --out names a file, or the disk is full (the CLI words that case)
+            raise MemberwiseError(f"{out_dir}: cannot write the report: {err.strerror or err}") from err
 
 
 def parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, dict[Reason, pd.Series]]:
