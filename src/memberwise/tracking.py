@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +31,7 @@ from memberwise.registry import (  # noqa: F401 - re-exported: the pipelines' ML
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
+log = logging.getLogger(__name__)
 EXPERIMENTS = {
     "propensity": "memberwise-propensity",
     "personas": "memberwise-personas",
@@ -123,14 +127,17 @@ def register_challenger(
     The signature comes from the example (and params); requirements are explicit (see STACK-NOTES).
     """
     output = python_model.predict(None, example, params)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=python_model,
-        signature=infer_signature(example, output, params),
-        input_example=(example, params) if params else example,
-        pip_requirements=pip_requirements,
-        registered_model_name=name,
-    )
+    # MLflow prints "Successfully registered / Created version" to stderr itself: one log line instead.
+    with contextlib.redirect_stderr(io.StringIO()):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=python_model,
+            signature=infer_signature(example, output, params),
+            input_example=(example, params) if params else example,
+            pip_requirements=pip_requirements,
+            registered_model_name=name,
+        )
     version = str(info.registered_model_version)
     MlflowClient().set_registered_model_alias(name, CHALLENGER, version)
+    log.info("registered %s v%s (alias %s)", name, version, CHALLENGER)
     return version
