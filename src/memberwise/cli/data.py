@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,11 @@ import typer
 from memberwise.cli.app import app
 from memberwise.cli.options import AsOfOption, DataOption, SnapshotOption, settings_for, write_frame
 from memberwise.cli.render import console, show
+
+# The names of memberwise.data.demo.profiles.PROFILES, spelled out so --help needs no numpy (a test checks).
+DemoProfile = Literal[
+    "demo", "one_channel", "one_cohort", "grocery", "short_history", "regime_change", "smooth_seasonal"
+]
 
 
 @app.command("demo-data")
@@ -27,15 +33,20 @@ def demo_data(
     file_format: Annotated[
         Literal["parquet", "csv"], typer.Option("--format", help="File format of the tables")
     ] = "parquet",
+    profile: Annotated[DemoProfile, typer.Option(help="Kind of brand (docs/demo-zoo.md)")] = "demo",
+    end: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day of data (YYYY-12-31: a full final year)"),
+    ] = None,
 ) -> None:
     """Generate a realistic demo brand with planted ground truth in OUT/truth."""
     from memberwise.data.demo import DemoConfig, generate
 
     fmt: Literal["parquet", "csv"] = "csv" if dirty else file_format
     started = time.perf_counter()
-    manifest = generate(
-        DemoConfig(members=members, seed=seed, dirty=dirty, file_format=fmt), out, progress=True
-    )
+    last_day = f"{end:%Y-%m-%d}" if end else DemoConfig.end
+    cfg = DemoConfig(members=members, seed=seed, dirty=dirty, file_format=fmt, profile=profile, end=last_day)
+    manifest = generate(cfg, out, progress=True)
     rows = manifest["rows"]
     assert isinstance(rows, dict)
     show(pd.DataFrame({"table": list(rows), "rows": list(rows.values())}), f"demo brand in {out}")

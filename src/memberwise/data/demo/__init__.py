@@ -11,15 +11,19 @@ The ground truth goes to `<out>/truth/`, never into the contract tables: the per
 account, personas, true purchase probabilities, the true uplift per audience x strategy.
 Generation is chunked over people so 1M members / 10M+ orders fit in memory and run in minutes.
 
-Modules, one job each: `config` (what to generate), `brand` (the planted parameters), `people`
-(latent people and the season), `accounts`, `activity` (orders, interactions), `campaigns`, `loyalty`
-(cards, KPI targets), `chunk`, `writer`, `truth`, `dirty` and `generate` (the whole brand).
+`DemoConfig.profile` picks a brand from the zoo (`profiles.PROFILES`): the same generator with other
+parameters (one channel, one cohort, grocery, short history, a regime change, smooth seasonal sales).
+
+Modules, one job each: `config` (what to generate), `profiles` (the zoo), `brand` (the planted
+parameters), `people` (latent people and the season), `accounts`, `activity` (orders, interactions),
+`campaigns`, `loyalty` (cards, KPI targets), `chunk`, `writer`, `truth`, `dirty` and `generate`.
 """
 
 from memberwise.data.demo.brand import COST_COMMUNICATION, COST_DELIVERY, COST_PROMOTION, PERSONAS
 from memberwise.data.demo.campaigns import true_uplift, uplift_table
 from memberwise.data.demo.config import DemoConfig
 from memberwise.data.demo.generate import generate
+from memberwise.data.demo.profiles import PROFILES, Profile
 from memberwise.data.demo.truth import true_purchase_probability
 
 __all__ = [
@@ -27,6 +31,8 @@ __all__ = [
     "COST_DELIVERY",
     "COST_PROMOTION",
     "PERSONAS",
+    "PROFILES",
+    "Profile",
     "DemoConfig",
     "generate",
     "true_purchase_probability",

@@ -42,9 +42,9 @@ def make_orders(
     rows, at = events_from_rates(expected, season, rng)
     keep = (at >= people.acquired_at[rows]) & (at < people.lapses_at[rows]) & (at <= cfg.end_ts)
     rows, at = rows[keep], at[keep]
-    first = np.flatnonzero(
-        people.buys_at_acquisition & (people.acquired_at <= cfg.end_ts - np.timedelta64(3600, "s"))
-    )
+    last = cfg.end_ts - np.timedelta64(3600, "s")
+    recorded = (people.acquired_at >= cfg.start_ts) & (people.acquired_at <= last)  # within the data period
+    first = np.flatnonzero(people.buys_at_acquisition & recorded)
     rows = np.concatenate([first, rows])
     at = np.concatenate(
         [people.acquired_at[first] + rng.integers(0, 3600, len(first)).astype("timedelta64[s]"), at]
@@ -56,7 +56,8 @@ def make_orders(
     channel = order_channels(people, rows, rng)
     gift = rng.random(n) < GIFT_P[persona]
     sigma = 0.45
-    gross = rng.lognormal(np.log(AOV[persona]) - sigma**2 / 2, sigma) * np.where(gift, 1.3, 1.0)
+    aov = AOV * cfg.params.aov_scale
+    gross = rng.lognormal(np.log(aov[persona]) - sigma**2 / 2, sigma) * np.where(gift, 1.3, 1.0)
     coupon = rng.random(n) < np.clip(COUPON_P[persona] + 0.15 * promo, 0, 1)
     rate = np.where(
         coupon,

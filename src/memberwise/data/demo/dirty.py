@@ -63,6 +63,8 @@ def add_dirty_rows(out: Path, cfg: DemoConfig, rng: np.random.Generator) -> dict
     counts: dict[str, dict[str, int]] = {}
     for table, kinds in DIRTY_KINDS.items():
         path = out / f"{table}.csv"
+        if not path.exists():  # a profile without this table
+            continue
         original = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=2000)
         key = list(TABLES[table].key)
         rows: list[pd.Series] = []

@@ -23,9 +23,9 @@ from memberwise.data.demo.brand import (
     PEAK_EFFECT,
     PERSONAS,
     RATE_MEAN,
-    SHARE,
 )
 from memberwise.data.demo.config import SECONDS_PER_DAY, DemoConfig
+from memberwise.data.demo.profiles import Profile
 
 
 @dataclass
@@ -63,15 +63,20 @@ class Season:
     promo_week: np.ndarray  # bool [weeks]: a marketplace promotion peak
 
     @classmethod
-    def build(cls, start: np.datetime64, end: np.datetime64) -> Season:
+    def build(cls, start: np.datetime64, end: np.datetime64, params: Profile) -> Season:
         first = start.astype("datetime64[D]")
         first -= (first.view("int64") - 4) % 7  # back to Monday (1970-01-05 was one)
         weeks = np.arange(first, end.astype("datetime64[D]") + 7, 7)
         day_of_year = (weeks - weeks.astype("datetime64[Y]")).astype(int)
-        base = 1.0 + 0.12 * np.sin(2 * np.pi * (day_of_year - 80) / 365.25)
+        base = 1.0 + params.season_amplitude * np.sin(2 * np.pi * (day_of_year - 80) / 365.25)
+        if params.promo_lift != 1.0:  # a programme runs until promo_stop_days before the end
+            stop = end.astype("datetime64[D]") - params.promo_stop_days
+            base = np.where(weeks + 7 <= stop, base * params.promo_lift, base)
         mult = np.repeat(base[:, None], len(PERSONAS), axis=1)
         promo = np.zeros(len(weeks), dtype=bool)
         for name, dates, before in _peak_dates(weeks):
+            if name not in params.peaks:
+                continue
             for date in dates:
                 hit = _week_index(weeks, date)
                 targets = [hit - 1, hit] if before else [hit]
@@ -99,24 +104,30 @@ def _peak_dates(weeks: np.ndarray) -> Iterator[tuple[str, list[np.datetime64], b
 
 def sample_people(cfg: DemoConfig, rng: np.random.Generator) -> People:
     """Draw every person's latent parameters (vectorised; cheap even for millions)."""
-    n = cfg.members
-    persona = rng.choice(len(PERSONAS), size=n, p=SHARE)
-    span = (cfg.end_ts - cfg.start_ts).astype("int64")
-    growth = 0.35  # acquisitions grow ~35% a year, so sales grow too
+    n, params = cfg.members, cfg.params
+    persona = rng.choice(len(PERSONAS), size=n, p=np.array(params.share))
+    acquire_from = cfg.start_ts - np.timedelta64(params.warm_start_days * SECONDS_PER_DAY, "s")
+    span = (cfg.end_ts - acquire_from).astype("int64")
+    if params.acquisition_days is not None:  # a single cohort, acquired at the start
+        span = min(span, params.acquisition_days * SECONDS_PER_DAY)
+    growth = params.growth  # acquisitions grow (the demo: ~35% a year), so sales grow too
     years = span / (365.25 * SECONDS_PER_DAY)
     u = rng.random(n)
     frac = np.log1p(u * np.expm1(growth * years)) / (growth * years)  # inverse CDF of an exponential ramp
-    acquired = cfg.start_ts + (frac * span).astype("int64").astype("timedelta64[s]")
-    lifetime_years = rng.exponential(1.0, n) / (LAPSE_PER_YEAR[persona] * rng.gamma(4.0, 0.25, n))
+    acquired = acquire_from + (frac * span).astype("int64").astype("timedelta64[s]")
+    lapse = LAPSE_PER_YEAR * params.lapse_scale
+    lifetime_years = rng.exponential(1.0, n) / (lapse[persona] * rng.gamma(4.0, 0.25, n))
     lapses = acquired + (np.minimum(lifetime_years, 50) * 365.25 * SECONDS_PER_DAY).astype("timedelta64[s]")
-    rate = rng.gamma(2.5, RATE_MEAN[persona] / 2.5)
+    rate = rng.gamma(2.5, (RATE_MEAN * params.rate_scale)[persona] / 2.5)
     enroll_delay = (rng.exponential(45.0, n) * SECONDS_PER_DAY).astype("timedelta64[s]")
-    enrolled = np.where(rng.random(n) < ENROLL_P[persona], acquired + enroll_delay, np.datetime64("NaT"))
+    enrols = (rng.random(n) < ENROLL_P[persona]) & ("loyalty" in params.tables)
+    enrolled = np.where(enrols, acquired + enroll_delay, np.datetime64("NaT"))
     enrolled = np.where(enrolled <= cfg.end_ts, enrolled, np.datetime64("NaT"))
     has_phone = rng.random(n) < 0.93
-    weights = CHANNEL_WEIGHT[persona]
+    offered = np.isin(np.array(CHANNELS), params.channels)  # channels the brand sells in
+    weights = CHANNEL_WEIGHT[persona] * offered
     primary = weighted_choice(weights, rng)
-    holds = (rng.random((n, len(CHANNELS))) < EXTRA_ACCOUNT_P[persona]) & has_phone[:, None]
+    holds = (rng.random((n, len(CHANNELS))) < EXTRA_ACCOUNT_P[persona] * offered) & has_phone[:, None]
     holds[np.arange(n), primary] = True
     return People(
         persona=persona,
