@@ -68,15 +68,15 @@ PROFILES: dict[str, Profile] = {
     "grocery": Profile(
         "high frequency, small baskets: ~45% buy again within 28 days",
         horizon_days=28,
-        rate_scale=4.0,
+        rate_scale=4.4,
         lapse_scale=1.3,
         aov_scale=0.2,
     ),
     "short_history": Profile("the demo brand with one year of history", history_days=365),
     "regime_change": Profile(
-        "a promotion programme (say, member-day coupons) lifts purchase rates 1.6x, then stops 120 days "
+        "a promotion programme (say, member-day coupons) lifts purchase rates 1.8x, then stops 120 days "
         "before the end: models fitted on older windows over-predict the newest one",
-        promo_lift=1.6,
+        promo_lift=1.8,
         promo_stop_days=120,
     ),
     "smooth_seasonal": Profile(
