@@ -70,3 +70,6 @@ def test_scoring_builds_features_with_the_models_new_window(trained) -> None:  #
     )
     scores = score_members(wh, AS_OF, result.model, result.model_version, 60, "selected")
     assert scores["customer_type"].tolist() == own["customer_type"].tolist()
+    # Features a caller built with the settings' window (a retrain after the setting changed) are rebuilt.
+    given = score_members(wh, AS_OF, result.model, result.model_version, 60, "selected", features=default)
+    assert given["customer_type"].tolist() == own["customer_type"].tolist()

@@ -272,6 +272,11 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
 
 
 def build_features(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
-    """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`."""
+    """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`.
+
+    The frame records its `new_window_days` in `attrs`, so a scorer can tell whether it matches its model.
+    """
     sql = feature_sql(as_of, new_window_days, "loyalty" in wh.present, "interactions" in wh.present)
-    return fetch(wh, sql)
+    features = fetch(wh, sql)
+    features.attrs["new_window_days"] = int(new_window_days)
+    return features

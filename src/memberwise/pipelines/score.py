@@ -39,8 +39,11 @@ def score_members(
     """One row per member: SCORE_COLUMNS first, then the member's features at as_of.
 
     `persona` / `persona_id` are null without a personas model, and for members with no recent order.
+    Given `features` built with another 'new' window than the model's are rebuilt with the model's.
     """
-    features = build_features(wh, as_of, model.feature_spec.new_window_days) if features is None else features
+    new_window_days = model.feature_spec.new_window_days
+    if features is None or features.attrs.get("new_window_days") != new_window_days:
+        features = build_features(wh, as_of, new_window_days)  # the model's own 'new' window, not settings'
     channels = preferred_channels(wh, as_of)
     probability = model.predict_proba(features)
     score = score_from_probability(probability)

@@ -70,6 +70,7 @@ class FixedProbabilities(PropensityModel):
 def test_every_path_scores_a_half_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = [exact_score(v) for v in HALVES]
     features = pd.DataFrame({"member_id": np.arange(len(HALVES)), "lifecycle_stage": "active"})
+    features.attrs["new_window_days"] = 90  # as build_features records it
     model = FixedProbabilities(HALVES)
 
     assert model.score(features).tolist() == expected
