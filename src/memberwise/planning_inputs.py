@@ -72,7 +72,9 @@ def project_gap(
     """Actual weeks of the period before the cutoff + the forecast for the rest, against the target.
 
     Shared by the batch run (history from the warehouse) and the service (history saved by retrain).
-    `forecast_model` is anything with `predict(history, cutoff, horizon)` giving week/audience/q10/q50/q90.
+    `forecast_model` is anything with `predict(history, cutoff, horizon)` giving week/audience/q10/q50/q90
+    (and `model`, naming each audience's forecaster). P(meet) uses the error correlation the model
+    estimated from its backtest (`correlation_`), else the configured one.
     """
     start, end = parse_period(period)
     resolved = target if target is not None else brand_target(targets, start, end)
@@ -81,9 +83,9 @@ def project_gap(
     horizon = max(0, (week_start(end - pd.Timedelta(days=1)) - cutoff) // pd.Timedelta(weeks=1) + 1)
     forecast = forecast_model.predict(history, cutoff, horizon) if horizon else _no_forecast()
     actuals = history[history["week"] >= week_start(start)]
-    return gap.kpi_gap(
-        actuals, forecast, resolved, start, end, cfg.gap.correlation, cfg.gap.simulations, cfg.gap.seed
-    )
+    estimated = getattr(forecast_model, "correlation_", None)
+    rho = cfg.gap.correlation if estimated is None else float(estimated)
+    return gap.kpi_gap(actuals, forecast, resolved, start, end, rho, cfg.gap.simulations, cfg.gap.seed)
 
 
 def _no_forecast() -> pd.DataFrame:

@@ -67,6 +67,40 @@ def _gap(
     )
 
 
+@app.command("forecast-series")
+def forecast_series(
+    series: Annotated[Path, typer.Option(help="CSV or Parquet with columns week, series, value")],
+    horizon: Annotated[
+        int, typer.Option(min=1, max=104, help="Weeks to forecast after each series' last week")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for forecast.csv, backtest.csv (and rejects.csv)")],
+    events: Annotated[
+        Path | None, typer.Option(help="Events calendar: columns event, date [default: the config's]")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Forecast any weekly series (sales per store, region, category) with the forecast tournament.
+
+    Every candidate is backtested per series; each series gets the best one, with 80% intervals from its
+    backtest errors. Weeks keep their weekday; gaps are interpolated; bad rows are rejected with reasons.
+    """
+    from memberwise.config import load_forecast_config
+    from memberwise.data.series_file import read_series
+    from memberwise.pipelines.series_forecast import forecast_series as run
+    from memberwise.pipelines.series_forecast import read_events
+
+    cfg = load_forecast_config(config)
+    if events is not None:
+        cfg = cfg.model_copy(update={"events": read_events(events, cfg.events)})
+    data = read_series(series)
+    result = run(data, series, horizon, out, cfg, settings_for())
+    chosen = result.backtest[result.backtest["chosen"]].drop(columns="chosen")
+    show(chosen.round(3), f"chosen model per series ({len(chosen)} series), backtest")
+    if len(result.rejects):
+        console.print(f"{len(result.rejects)} row(s) or series rejected: reasons in {out / 'rejects.csv'}")
+    console.print(f"forecast.csv and backtest.csv written to {out} (MLflow run {result.run_id})")
+
+
 @app.command()
 def allocate(
     budget: Annotated[

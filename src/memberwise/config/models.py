@@ -162,7 +162,7 @@ class ForecastGateConfig(StrictModel):
     """Promotion rules for a forecast challenger (all must hold)."""
 
     min_improvement_vs_snaive: float = Field(
-        0.10, ge=0, lt=1, description="Mean MASE at least this share below the seasonal naive's"
+        0.0, ge=0, lt=1, description="Mean MASE at least this share below the seasonal naive's (0: equal)"
     )
     coverage_band: tuple[float, float] = (0.7, 0.9)
     mase_tolerance: float = Field(0.05, ge=0, description="Mean MASE may exceed the champion's by this much")
@@ -187,7 +187,13 @@ class ForecastConfig(StrictModel):
     """Everything that defines a forecast training run and the KPI gap maths."""
 
     history_weeks: int | None = Field(None, ge=30, description="Train on at most this many recent weeks")
-    ets_seasonal_periods: int = Field(52, ge=2, description="ETS baseline season (weeks)")
+    ets_seasonal_periods: int = Field(52, ge=2, description="The season (weeks) of every seasonal candidate")
+    candidates: tuple[Literal["rnn", "snaive", "ets", "theta", "fourier_arima"], ...] = Field(
+        ("rnn", "snaive", "ets", "theta", "fourier_arima"),
+        description="The tournament (seasonal naive always runs: it is the fallback and the bar)",
+    )
+    ensemble_size: int = Field(3, ge=2, le=5, description="An ensemble of each series' best this many")
+    fourier_terms: int = Field(3, ge=1, le=10, description="Yearly Fourier pairs of the calendar regression")
     events: EventsConfig = EventsConfig()
     rnn: RNNConfig = RNNConfig()
     backtest: BacktestConfig = BacktestConfig()

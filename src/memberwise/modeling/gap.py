@@ -36,7 +36,8 @@ class GapResult:
     p_meet_target: float
     per_audience: (
         pd.DataFrame
-    )  # audience, actual_to_date, forecast_rest, forecast_rest_q10/q90, projected_total
+    )  # audience, actual_to_date, forecast_rest, forecast_rest_q10/q90, projected_total[, model]
+    correlation: float = 0.7  # the error correlation P(meet) used
 
     def metrics(self) -> dict[str, float]:
         """Flat numbers with stable names (MLflow metrics, API answers)."""
@@ -103,6 +104,9 @@ def kpi_gap(
         .rename(columns={"q50": "forecast_rest", "q10": "forecast_rest_q10", "q90": "forecast_rest_q90"})
     )  # fmt: skip
     per_audience["projected_total"] = per_audience["actual_to_date"] + per_audience["forecast_rest"]
+    if "model" in forecast:  # which model forecast each audience (a tournament's choice)
+        models = forecast.groupby("audience", observed=True)["model"].first()
+        per_audience["model"] = models.reindex(per_audience.index).fillna("none (no forecast weeks)")
     actual_total = float(per_audience["actual_to_date"].sum())
     forecast_total = float(per_audience["forecast_rest"].sum())
     projected = actual_total + forecast_total
@@ -120,6 +124,7 @@ def kpi_gap(
         gap=target - projected,
         p_meet_target=p_meet(target - actual_total, cells, rho, simulations, seed),
         per_audience=per_audience.rename_axis("audience").reset_index(),
+        correlation=rho,
     )
 
 

@@ -87,13 +87,15 @@ def log_gap_run(
             {"period": period, "cutoff": str(cutoff.date()), "forecast_version": version,
              "target_source": "kpi_targets" if from_table else "given"}
         )  # fmt: skip
-        metrics = result.metrics()
+        metrics = {**result.metrics(), "error_correlation": result.correlation}
         for row in result.per_audience.itertuples():
             metrics[f"actual_to_date_{row.audience}"] = float(row.actual_to_date)
             metrics[f"forecast_rest_{row.audience}"] = float(row.forecast_rest)
         mlflow.log_metrics(metrics)
         log_frame(result.per_audience, "per_audience")
         log_figure(gap.waterfall_figure(result), "waterfall")
+        if "model" in result.per_audience:  # which model forecast each audience
+            mlflow.set_tags({f"model.{row.audience}": row.model for row in result.per_audience.itertuples()})
     log.info(
         "gap %s: projected %.0f of %.0f (%.1f%%), P(meet) %.2f",
         period, result.projected_total, result.target, 100 * result.achievement_rate, result.p_meet_target,

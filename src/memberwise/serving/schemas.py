@@ -243,6 +243,9 @@ class AudienceGap(BaseModel):
     forecast_rest_q10: float
     forecast_rest_q90: float
     projected_total: float
+    model: str | None = Field(
+        None, description="The forecaster chosen for this audience by the backtest tournament (e.g. 'ets')."
+    )
 
 
 class GapResponse(BaseModel):

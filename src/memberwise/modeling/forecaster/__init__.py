@@ -1,4 +1,4 @@
-"""Weekly sales forecast per audience: one global GRU with quantile outputs, two baselines, a backtest.
+"""Weekly sales forecast per audience: a tournament of the global GRU and statistical candidates.
 
 Series are tidy frames (week, audience, revenue), weeks starting on Monday with no gaps. The GRU reads
 the last `input_weeks` of every series (revenue divided by that window's mean, then log1p, so growing
@@ -7,13 +7,15 @@ promotion calendar, planned campaign intensity), emitting q10/q50/q90 for each f
 no forecast is fed back in, so errors do not compound over a 52-week "rest of the year" horizon, and
 the decoder can run any length up to `max_horizon_weeks` with the same weights. See docs/forecast.md.
 
-Modules: series (shapes), covariates, network (the GRU), rnn (fit/forecast), pyfunc (MLflow), baselines,
-backtest. Everything is importable from here, the path registered models were pickled under.
+The tournament (`TournamentForecaster`) backtests the GRU, seasonal naive, ETS, Theta, a calendar
+regression and an ensemble on the same origins and keeps each series' best, with intervals from its
+backtest errors. Modules: series (shapes), covariates, network (the GRU), rnn (fit/forecast), candidates
+(statistical), backtest, conformal (intervals), selection (choice), tournament, figures, pyfunc (MLflow),
+baselines. Everything is importable from here, the path registered models were pickled under.
 """
 
 from memberwise.modeling.forecaster.backtest import (
     backtest,
-    backtest_figure,
     backtest_origins,
     mase_scale,
     score_backtest,
@@ -25,8 +27,10 @@ from memberwise.modeling.forecaster.network import QuantileGRU, pinball_loss
 from memberwise.modeling.forecaster.pyfunc import ForecastPyfunc
 from memberwise.modeling.forecaster.rnn import RNNForecaster
 from memberwise.modeling.forecaster.series import QUANTILE_COLUMNS, QUANTILES, WEEK, Forecast, revenue_matrix
+from memberwise.modeling.forecaster.tournament import CANDIDATES, TournamentForecaster
 
 __all__ = [
+    "CANDIDATES",
     "QUANTILES",
     "QUANTILE_COLUMNS",
     "WEEK",
@@ -34,8 +38,8 @@ __all__ = [
     "ForecastPyfunc",
     "QuantileGRU",
     "RNNForecaster",
+    "TournamentForecaster",
     "backtest",
-    "backtest_figure",
     "backtest_origins",
     "calendar_features",
     "ets",

@@ -1,12 +1,11 @@
-"""Rolling-origin backtest of any set of forecasters, its metrics (MASE, sMAPE, coverage) and figure."""
+"""Rolling-origin backtest of any set of forecasters and its metrics (MASE, sMAPE, coverage)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from memberwise.modeling.forecaster.series import QUANTILE_COLUMNS, WEEK, Forecast, revenue_matrix
+from memberwise.modeling.forecaster.series import QUANTILE_COLUMNS, Forecast, revenue_matrix
 
 
 def backtest_origins(weeks: pd.DatetimeIndex, origins: int, step: int, horizon: int) -> list[pd.Timestamp]:
@@ -67,24 +66,3 @@ def score_backtest(forecasts: pd.DataFrame, history: pd.DataFrame, season: int =
         )
     per_origin = pd.DataFrame(rows)
     return per_origin.groupby(["model", "audience"], as_index=False)[["mase", "smape", "coverage80"]].mean()
-
-
-def backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, origin: pd.Timestamp) -> Figure:
-    """Per audience: actuals, each model's median from one origin, and the GRU's 80% interval."""
-    audiences = sorted(forecasts["audience"].unique())
-    fig = Figure(figsize=(10, 2.6 * len(audiences)), layout="constrained")
-    axes = fig.subplots(len(audiences), 1, sharex=True, squeeze=False)
-    shown = forecasts[forecasts["origin"] == origin]
-    since = origin - 78 * WEEK
-    for ax, audience in zip(axes[:, 0], audiences, strict=True):
-        past = history[(history["audience"] == audience) & (history["week"] >= since)]
-        ax.plot(past["week"], past["revenue"], color="black", linewidth=1, label="actual")
-        for model, part in shown[shown["audience"] == audience].groupby("model"):
-            ax.plot(part["week"], part["q50"], linewidth=1.2, label=f"{model} median")
-            if model == "rnn":
-                ax.fill_between(part["week"], part["q10"], part["q90"], alpha=0.25, label="rnn 80% interval")
-        ax.axvline(origin, color="grey", linestyle=":")
-        ax.set_title(audience, fontsize=10)
-        ax.set_ylabel("revenue")
-    axes[0, 0].legend(fontsize=7, ncol=3)
-    return fig

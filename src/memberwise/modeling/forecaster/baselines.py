@@ -1,12 +1,11 @@
-"""The classical contenders the GRU must beat: seasonal naive and Holt-Winters (ETS)."""
+"""Seasonal naive and ETS with their own intervals (the tournament's candidates live in `candidates`)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 
+from memberwise.modeling.forecaster.candidates import ets_fit, series_since_start
 from memberwise.modeling.forecaster.series import QUANTILES, WEEK, revenue_matrix, tidy
 
 
@@ -30,39 +29,23 @@ def seasonal_naive(history: pd.DataFrame, horizon: int, season: int = 52) -> pd.
 
 
 def ets(history: pd.DataFrame, horizon: int, season: int = 52, seed: int = 0) -> pd.DataFrame:
-    """Holt-Winters on log1p(revenue): damped additive trend + additive season (multiplicative in revenue).
+    """ETS per series (`candidates.ets_fit`) with intervals from 500 bootstrapped simulations.
 
-    Weeks before a series' first sale are dropped. With fewer than two full seasons (the heuristic start
-    needs them) it falls back to damped Holt without a season. Intervals: 500 bootstrapped simulations.
+    Weeks before a series' first sale are dropped; an audience without any sale forecasts zero.
     """
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
     wide = revenue_matrix(history)
     quantiles = []
     for name in wide.columns:
         series = wide[name].to_numpy()
-        if not (series > 0).any():  # an audience the brand does not have (e.g. no loyalty data)
+        start = series_since_start(series)
+        if start == len(series):  # an audience the brand does not have (e.g. no loyalty data)
             quantiles.append(np.zeros((horizon, len(QUANTILES))))
             continue
-        start = int(np.argmax(series > 0))
-        y = np.log1p(series[start:])
-        seasonal = len(y) >= 2 * season + 4
-        model = ExponentialSmoothing(
-            y,
-            trend="add",
-            damped_trend=True,
-            seasonal="add" if seasonal else None,
-            seasonal_periods=season if seasonal else None,
-            initialization_method="heuristic" if seasonal else "estimated",
-        )
-        with warnings.catch_warnings():  # a baseline's convergence chatter is not the user's problem
-            warnings.simplefilter("ignore", (RuntimeWarning, ConvergenceWarning))
-            fit = model.fit()
+        fit, back = ets_fit(series[start:], season)
         paths = fit.simulate(
             horizon, repetitions=500, anchor="end", random_errors="bootstrap", rng=np.random.default_rng(seed)
         )
-        draws = np.expm1(np.asarray(paths).reshape(horizon, -1))
+        draws = back(np.asarray(paths).reshape(horizon, -1))
         quantiles.append(np.quantile(draws, QUANTILES, axis=1).T)
     weeks = pd.date_range(wide.index[-1] + WEEK, periods=horizon, freq="7D")
     return tidy(weeks, tuple(wide.columns), np.maximum(np.stack(quantiles), 0.0))

@@ -7,17 +7,17 @@ from typing import Any
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from memberwise.modeling.forecaster.rnn import RNNForecaster
-
 
 class ForecastPyfunc(PythonModel):
     """MLflow packaging: history (week, audience, revenue) in, quantiles out; params start_week, horizon.
 
-    A pyfunc keeps the plain state_dict, so any history length and horizon work (pt2 export would
-    freeze the sequence lengths). Services reach the model itself with `unwrap_python_model().model`.
+    `model` is a TournamentForecaster (each series' choice; a `model` column names it) or, in versions
+    registered before the tournament, an RNNForecaster. A pyfunc keeps the GRU's plain state_dict, so any
+    history length and horizon work (pt2 export would freeze the sequence lengths). Services reach the
+    model itself with `unwrap_python_model().model`.
     """
 
-    def __init__(self, model: RNNForecaster) -> None:
+    def __init__(self, model: Any) -> None:
         self.model = model
 
     def predict(
