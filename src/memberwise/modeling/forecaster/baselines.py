@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from memberwise.modeling.forecaster.candidates import ets_fit, series_since_start
+from memberwise.modeling.forecaster.candidates import Settings, ets_fit, series_since_start
 from memberwise.modeling.forecaster.series import QUANTILES, WEEK, revenue_matrix, tidy
 
 
@@ -41,7 +41,7 @@ def ets(history: pd.DataFrame, horizon: int, season: int = 52, seed: int = 0) ->
         if start == len(series):  # an audience the brand does not have (e.g. no loyalty data)
             quantiles.append(np.zeros((horizon, len(QUANTILES))))
             continue
-        fit, back = ets_fit(series[start:], season)
+        fit, back = ets_fit(series[start:], Settings(season=season))
         paths = fit.simulate(
             horizon, repetitions=500, anchor="end", random_errors="bootstrap", rng=np.random.default_rng(seed)
         )

@@ -7,6 +7,10 @@ seasons and peaks are multiplicative and forecasts never go negative. With fewer
 no candidate uses a season: seasonal naive becomes naive-1, ETS damped Holt, Theta is not deseasonalised,
 and the calendar regression (which would copy last year's one-off peaks) does not run. Intervals come
 from the backtest errors (`conformal`), not from the models.
+
+Inside a backtest, an early origin of a long series may have less than two seasons of training data:
+there a season is used from `season + season // 4` weeks on (ETS's initialisation needs two), so the
+seasonal candidates are judged at every origin; a series that is short as a whole never uses one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,14 +38,14 @@ class Settings:
     season: int = 52
     events: EventsConfig = field(default_factory=EventsConfig)
     fourier_terms: int = 3
+    no_season: bool = False  # a series short as a whole: no candidate uses a season
+
+    def seasonal(self, weeks: int, needed: int = 0) -> bool:
+        """Whether a fit on `weeks` weeks uses the season (`needed`: the model's own minimum)."""
+        return not self.no_season and weeks >= max(self.season + self.season // 4, needed)
 
 
 Point = Callable[[np.ndarray, pd.DatetimeIndex, int, Settings], np.ndarray]
-
-
-def seasonal(weeks: int, season: int) -> bool:
-    """Two full seasons: the least history on which a seasonal model is trusted."""
-    return weeks >= 2 * season
 
 
 def _log(y: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -63,17 +67,18 @@ def _quiet() -> Iterator[None]:
 
 def snaive(y: np.ndarray, weeks: pd.DatetimeIndex, horizon: int, s: Settings) -> np.ndarray:
     """The value one season earlier (naive-1, the last value, with fewer than two seasons)."""
-    lag = s.season if seasonal(len(y), s.season) else 1
+    lag = s.season if s.seasonal(len(y)) else 1
     steps = np.arange(horizon)
     return y[len(y) + steps - lag * (steps // lag + 1)]
 
 
-def ets_fit(y: np.ndarray, season: int) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
+def ets_fit(y: np.ndarray, s: Settings) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
     """Holt-Winters on log1p: damped additive trend + additive season (damped Holt when short)."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     z, back = _log(y)
-    has_season = seasonal(len(z), season)
+    season = s.season
+    has_season = s.seasonal(len(z), needed=2 * season)  # the heuristic start needs two seasons
     model = ExponentialSmoothing(
         z,
         trend="add",
@@ -88,7 +93,7 @@ def ets_fit(y: np.ndarray, season: int) -> tuple[Any, Callable[[np.ndarray], np.
 
 def ets(y: np.ndarray, weeks: pd.DatetimeIndex, horizon: int, s: Settings) -> np.ndarray:
     """ETS (see `ets_fit`): the point forecast."""
-    fit, back = ets_fit(y, s.season)
+    fit, back = ets_fit(y, s)
     return back(np.asarray(fit.forecast(horizon)))
 
 
@@ -97,7 +102,7 @@ def theta(y: np.ndarray, weeks: pd.DatetimeIndex, horizon: int, s: Settings) -> 
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     z, back = _log(y)
-    has_season = seasonal(len(z), s.season)
+    has_season = s.seasonal(len(z))
     model = ThetaModel(z, period=s.season if has_season else 1, deseasonalize=has_season, method="additive")
     with _quiet():
         return back(np.asarray(model.fit().forecast(horizon)))
@@ -115,12 +120,12 @@ def regressors(weeks: pd.DatetimeIndex, s: Settings) -> np.ndarray:
 def fourier_arima(y: np.ndarray, weeks: pd.DatetimeIndex, horizon: int, s: Settings) -> np.ndarray:
     """Regression on trend + Fourier terms + event dummies with AR(1) errors (feasible GLS, GLSAR).
 
-    Needs two seasons: on one year each event is seen once, and the regression would replay it.
+    Needs more than a season: on one year each event is seen once, and the regression would replay it.
     """
     from statsmodels.regression.linear_model import GLSAR
 
-    if not seasonal(len(y), s.season):
-        raise ValueError(f"the calendar regression needs {2 * s.season} weeks, got {len(y)}")
+    if not s.seasonal(len(y)):
+        raise ValueError(f"the calendar regression needs more than a season of weeks, got {len(y)}")
     z, back = _log(y)
     x = regressors(weeks.append(pd.date_range(weeks[-1] + WEEK, periods=horizon, freq="7D")), s)
     past, future = x[: len(z)], x[len(z) :]
@@ -147,10 +152,14 @@ def series_since_start(values: np.ndarray) -> int:
 
 
 def point_forecasts(
-    point: Point, history: pd.DataFrame, horizon: int, s: Settings
+    point: Point, history: pd.DataFrame, horizon: int, s: Settings, short: frozenset[str] = frozenset()
 ) -> dict[str, np.ndarray | None]:
-    """One candidate on every series of a tidy history: forecast per series, None when it cannot fit."""
+    """One candidate on every series of a tidy history: forecast per series, None when it cannot fit.
+
+    Series in `short` (short as a whole) are fitted without a season.
+    """
     wide = revenue_matrix(history)
+    plain = replace(s, no_season=True)
     out: dict[str, np.ndarray | None] = {}
     for name in wide.columns:
         values = wide[name].to_numpy()
@@ -159,7 +168,8 @@ def point_forecasts(
             out[name] = None
             continue
         try:
-            forecast = point(values[start:], pd.DatetimeIndex(wide.index[start:]), horizon, s)
+            settings = plain if name in short else s
+            forecast = point(values[start:], pd.DatetimeIndex(wide.index[start:]), horizon, settings)
         except (ValueError, np.linalg.LinAlgError):
             out[name] = None
             continue
@@ -167,11 +177,13 @@ def point_forecasts(
     return out
 
 
-def as_forecast(point: Point, s: Settings) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
+def as_forecast(
+    point: Point, s: Settings, short: frozenset[str] = frozenset()
+) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
     """A candidate as a backtest Forecast: tidy quantiles with q10 = q50 = q90 = the point (NaN if none)."""
 
     def forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
-        points = point_forecasts(point, history, horizon, s)
+        points = point_forecasts(point, history, horizon, s, short)
         names = tuple(points)
         values = np.stack([p if p is not None else np.full(horizon, np.nan) for p in points.values()])
         weeks = pd.date_range(pd.Timestamp(history["week"].max()) + WEEK, periods=horizon, freq="7D")

@@ -83,3 +83,26 @@ def label(model: str, members: dict[str, float], short: bool) -> str:
     """The model name shown with each forecast row: 'ets', 'ensemble(rnn+ets+theta)', '... no season'."""
     name = f"{ENSEMBLE}({'+'.join(members)})" if model == ENSEMBLE else model
     return f"{name}, no season (short history)" if short else name
+
+
+def summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per series: the chosen model's MASE next to seasonal naive's, ETS's and the best single model's.
+
+    With the chosen model's coverage, and a mean row (the issue's targets are on the means).
+    """
+    table = scores.pivot_table(index="audience", columns="model", values="mase")
+    chosen = scores[scores["chosen"]].set_index("audience")
+    singles = table.drop(columns=[ENSEMBLE], errors="ignore")
+    out = pd.DataFrame(
+        {
+            "chosen": chosen["model"],
+            "mase_chosen": chosen["mase"],
+            "mase_snaive": table.get("snaive"),
+            "mase_ets": table.get("ets"),
+            "mase_best_single": singles.min(axis=1),
+            "coverage80_chosen": chosen["coverage80"],
+        }
+    )
+    out.loc["mean"] = out.drop(columns="chosen").mean()
+    out.loc["mean", "chosen"] = ""
+    return out

@@ -24,13 +24,13 @@ from memberwise.modeling.forecaster.candidates import (
     Settings,
     as_forecast,
     point_forecasts,
-    seasonal,
     series_since_start,
 )
 from memberwise.modeling.forecaster.rnn import RNNForecaster
 from memberwise.modeling.forecaster.series import WEEK, monday, revenue_matrix, tidy
 
 CANDIDATES = ("rnn", "snaive", "ets", "theta", "fourier_arima")
+CACHED = 8  # forecasts kept per model: statistical candidates refit on each new history (seconds)
 
 
 def long_frame(wide: pd.DataFrame) -> pd.DataFrame:
@@ -63,6 +63,10 @@ class TournamentForecaster:
         self.rnn = dict(rnn or {})  # RNNForecaster parameters
         self.events = events or EventsConfig()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the forecast cache (it is rebuilt on demand)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
     @property
     def settings(self) -> Settings:
         return Settings(self.season, self.events, self.fourier_terms)
@@ -75,7 +79,8 @@ class TournamentForecaster:
         self.series_ = tuple(wide.columns)
         starts = {s: series_since_start(wide[s].to_numpy()) for s in self.series_}
         lengths = {s: len(wide) - start for s, start in starts.items()}
-        short = {s: not seasonal(n, self.season) for s, n in lengths.items()}
+        short = {s: n < 2 * self.season for s, n in lengths.items()}  # two full seasons, or no season
+        self.short_ = short
         self.backtest_horizon_ = max(1, min(self.horizon_weeks, len(wide) - MIN_TRAIN_WEEKS))
         self.origins_ = self._origins(wide)
         if not self.origins_:
@@ -95,7 +100,6 @@ class TournamentForecaster:
         }
         backtested = set(errors["audience"])
         self.notes_ = {s: selection.note(lengths[s], self.season, s in backtested) for s in self.series_}
-        self.short_ = short
         chosen = errors.merge(pd.DataFrame(self.choice_.items(), columns=["audience", "model"]))
         self.bounds_ = self._bounds(chosen)
         self.correlation_ = conformal.error_correlation(chosen)
@@ -126,7 +130,8 @@ class TournamentForecaster:
     def _backtest_errors(self, wide: pd.DataFrame, starts: dict[str, int], progress: bool) -> pd.DataFrame:
         """Every candidate at every origin, scaled errors; a series' origins need MIN_TRAIN weeks of it."""
         names = dict.fromkeys((selection.FALLBACK, *self.candidates))  # the bar and the fallback always run
-        models = {n: as_forecast(STATISTICAL[n], self.settings) for n in names if n in STATISTICAL}
+        short = frozenset(s for s, is_short in self.short_.items() if is_short)
+        models = {n: as_forecast(STATISTICAL[n], self.settings, short) for n in names if n in STATISTICAL}
         if "rnn" in self.candidates:
             models["rnn"] = lambda train, horizon: self._rnn_forecast(train, horizon, progress)
         full = long_frame(wide)
@@ -187,7 +192,13 @@ class TournamentForecaster:
         if start < first:
             wide, first = wide[wide.index < start], start
         steps = (start - first) // WEEK + horizon
-        medians, labels = self._medians(wide, steps)
+        key = (int(pd.util.hash_pandas_object(wide).sum()), tuple(wide.columns), wide.index[-1], steps)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:  # the service and the P(meet) curve ask the same history again and again
+            if len(cache) >= CACHED:
+                cache.clear()
+            cache[key] = self._medians(wide, steps)
+        medians, labels = cache[key]
         frames = []
         weeks = pd.date_range(first, periods=steps, freq="7D")
         for s in self.series_:
@@ -213,8 +224,9 @@ class TournamentForecaster:
         """
         needed = {m for members in self.members_.values() for m in members} | {selection.FALLBACK}
         frame = long_frame(wide)
+        short = frozenset(s for s, is_short in self.short_.items() if is_short)
         points: dict[str, dict[str, np.ndarray | None]] = {
-            m: point_forecasts(STATISTICAL[m], frame, steps, self.settings)
+            m: point_forecasts(STATISTICAL[m], frame, steps, self.settings, short)
             for m in needed
             if m in STATISTICAL
         }
