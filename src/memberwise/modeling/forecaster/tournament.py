@@ -71,6 +71,10 @@ class TournamentForecaster:
     def settings(self) -> Settings:
         return Settings(self.season, self.events, self.fourier_terms)
 
+    def _short(self) -> frozenset[str]:
+        """The series with less than two seasons since their first sale (no candidate uses a season)."""
+        return frozenset(s for s, is_short in self.short_.items() if is_short)
+
     # -- fitting --
 
     def fit(self, history: pd.DataFrame, progress: bool = False) -> TournamentForecaster:
@@ -130,7 +134,7 @@ class TournamentForecaster:
     def _backtest_errors(self, wide: pd.DataFrame, starts: dict[str, int], progress: bool) -> pd.DataFrame:
         """Every candidate at every origin, scaled errors; a series' origins need MIN_TRAIN weeks of it."""
         names = dict.fromkeys((selection.FALLBACK, *self.candidates))  # the bar and the fallback always run
-        short = frozenset(s for s, is_short in self.short_.items() if is_short)
+        short = self._short()
         models = {n: as_forecast(STATISTICAL[n], self.settings, short) for n in names if n in STATISTICAL}
         if "rnn" in self.candidates:
             models["rnn"] = lambda train, horizon: self._rnn_forecast(train, horizon, progress)
@@ -224,9 +228,8 @@ class TournamentForecaster:
         """
         needed = {m for members in self.members_.values() for m in members} | {selection.FALLBACK}
         frame = long_frame(wide)
-        short = frozenset(s for s, is_short in self.short_.items() if is_short)
         points: dict[str, dict[str, np.ndarray | None]] = {
-            m: point_forecasts(STATISTICAL[m], frame, steps, self.settings, short)
+            m: point_forecasts(STATISTICAL[m], frame, steps, self.settings, self._short())
             for m in needed
             if m in STATISTICAL
         }
