@@ -162,10 +162,13 @@ def train_forecast(
         log_tournament(model, history)
         version = register(model, history, settings)
         mlflow.set_tag("model_version", version)
+    shown = {
+        k: metrics.get(k, float("nan"))
+        for k in ("mase_chosen_mean", "mase_snaive_mean", "coverage80_chosen_mean")
+    }
     log.info(
         "forecast v%s: chosen %s; MASE chosen %.3f vs snaive %.3f; coverage %.2f",
-        version, ", ".join(f"{s}={m}" for s, m in model.choice_.items()), metrics["mase_chosen_mean"],
-        metrics["mase_snaive_mean"], metrics["coverage80_chosen_mean"],
+        version, ", ".join(f"{s}={m}" for s, m in model.choice_.items()), *shown.values(),
     )  # fmt: skip
     return ForecastTrainResult(run.info.run_id, version, metrics, model.scores_, model, train_seconds)
 
@@ -208,6 +211,8 @@ def judge_forecast(
 ) -> list[str]:
     """The gate rules on backtest metrics: an empty list means approved; otherwise each failure in words."""
     gate, failures = cfg.gate, []
+    if "mase_chosen_mean" not in challenger:  # no audience could be backtested: naive forecasts only
+        return [] if champion_mase is None else ["no backtest: every audience is too short (naive forecasts)"]
     mase, snaive = challenger["mase_chosen_mean"], challenger["mase_snaive_mean"]
     if mase > snaive * (1 - gate.min_improvement_vs_snaive) + 1e-12:
         failures.append(

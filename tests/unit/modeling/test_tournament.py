@@ -133,3 +133,12 @@ def test_step_quantiles_widen_and_extend() -> None:
     assert (np.diff(bounds[:, 1]) >= 0).all() and (np.diff(bounds[:, 0]) <= 0).all()
     longer = conformal.extend(bounds, 40)
     assert longer[-1, 1] == pytest.approx(bounds[-1, 1] * 2)  # sqrt(40 / 10)
+
+
+def test_an_audience_without_sales_forecasts_zero_and_says_so() -> None:
+    history = smooth_seasonal("2024-01-01", "2026-08-24", late={"small": "2030-01-07"})  # never sells
+    model = fitted(history, ("snaive", "ets"))
+    forecast = model.predict(history, None, 6)
+    small = forecast[forecast["audience"] == "small"]
+    assert (small[["q10", "q50", "q90"]] == 0).all().all() and (small["model"] == "none (no sales yet)").all()
+    assert "too short to backtest" in model.notes_["small"] and set(model.scores_["audience"]) == {"big"}

@@ -244,7 +244,11 @@ class TournamentForecaster:
                 continue
             fallback = points[selection.FALLBACK][s]
             medians[s] = fallback if fallback is not None else np.full(steps, wide[s].to_numpy()[-1])
-            labels[s] = f"{selection.FALLBACK if fallback is not None else 'last value'} (fallback)"
+            labels[s] = (
+                f"{selection.FALLBACK if fallback is not None else 'last value'} (fallback)"
+                if wide[s].any()
+                else "none (no sales yet)"
+            )
         return medians, labels
 
     def _rnn_points(self, frame: pd.DataFrame, steps: int) -> dict[str, np.ndarray | None]:
