@@ -43,6 +43,7 @@ from memberwise.config.models import (
     SearchSpaceConfig,
     SplitConfig,
     StrictModel,
+    WindowsConfig,
 )
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "SearchSpaceConfig",
     "SpendLimitConfig",
     "SplitConfig",
+    "WindowsConfig",
     "StrategyCatalog",
     "StrategyOption",
     "StrictModel",

@@ -14,10 +14,29 @@ class StrictModel(BaseModel):
 
 
 class SplitConfig(StrictModel):
-    """Shares of members held out for calibration and for the final evaluation."""
+    """Member splits (by a hash of member_id) of the training windows and of the validation window."""
 
-    calibration: float = Field(0.2, gt=0, lt=0.5)
-    holdout: float = Field(0.2, gt=0, lt=0.5)
+    calibration: float = Field(
+        0.2,
+        gt=0,
+        lt=0.5,
+        description="Training-window members for early stopping, Optuna, the blend",
+    )
+    holdout: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Validation-window members for evaluation and the gate",
+    )
+
+
+class WindowsConfig(StrictModel):
+    """The older labelled windows the propensity model trains on (the newest complete one validates)."""
+
+    training: int = Field(4, ge=1, le=24, description="How many older windows to stack")
+    step_days: int | None = Field(None, ge=7, description="Days between cutoffs (default max(28, horizon/2))")
+    min_history_days: int = Field(90, ge=0, description="Data a window's cutoff needs before it")
+    max_train_rows: int = Field(2_000_000, ge=1_000, description="Member-windows fitted on (a seeded sample)")
 
 
 class OptunaConfig(StrictModel):
@@ -70,8 +89,13 @@ class PropensityConfig(StrictModel):
 
     horizon_days: int = Field(90, ge=1, le=730)
     threshold: float = Field(60, ge=0, le=100)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: Literal["auto", "platt", "beta", "smooth_isotonic", "isotonic", "sigmoid"] = "auto"
     use_bgnbd_features: bool = True
+    candidates: tuple[Literal["bgnbd", "rfm_logistic", "lightgbm", "blend"], ...] = Field(
+        ("bgnbd", "rfm_logistic", "lightgbm", "blend"), min_length=1, description="The tournament"
+    )
+    tie_logloss: float = Field(0.001, ge=0, description="Log losses this close tie (the simpler one wins)")
+    windows: WindowsConfig = WindowsConfig()
     split: SplitConfig = SplitConfig()
     optuna: OptunaConfig = OptunaConfig()
     search_space: SearchSpaceConfig = SearchSpaceConfig()

@@ -98,30 +98,48 @@ class BGNBD:
         body = 1.0 - ratio * hyp2f1(p.r + x, p.b + x, p.a + p.b + x - 1, z)
         return np.maximum(head * body / (1.0 + self._alive_odds(x, t_x, age)), 0.0)
 
+    def p_any_purchase(
+        self, horizon: float, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """P(at least one purchase in the next `horizon` time units | history), in closed form.
 
-def simulate_bgnbd(n: int, params: BGNBDParams, T: np.ndarray | float, seed: int = 0) -> pd.DataFrame:
+        No purchase means no chance to drop out, so P(none) = P(dead) + P(alive) E[exp(-λ h)], where
+        λ | alive, history ~ Gamma(r + x, α + T): P(any) = P(alive) (1 - ((α+T)/(α+T+h))^(r+x)).
+        """
+        p = self.params_
+        x, t_x, age = _as_arrays(frequency, recency, T)
+        silent = ((p.alpha + age) / (p.alpha + age + horizon)) ** (p.r + x)
+        return self.p_alive(x, t_x, age) * (1.0 - silent)
+
+
+def simulate_bgnbd(
+    n: int, params: BGNBDParams, T: np.ndarray | float, seed: int = 0, horizon: float = 0.0
+) -> pd.DataFrame:
     """Draw customers from the BG/NBD generative process: frequency, recency, T (and the truth).
 
-    Used to check the estimator recovers known parameters, as any fitted baseline should be checked.
+    Used to check the estimator recovers known parameters, as any fitted baseline should be checked;
+    `future` counts each customer's purchases in the `horizon` after T (the closed forms' target).
     """
     rng = np.random.default_rng(seed)
     age = np.broadcast_to(np.asarray(T, dtype="float64"), (n,)).copy()
     rate = rng.gamma(params.r, 1.0 / params.alpha, n)
     drop = rng.beta(params.a, params.b, n)
-    frequency = np.zeros(n)
-    recency = np.zeros(n)
+    frequency, recency, future = np.zeros(n), np.zeros(n), np.zeros(n)
     alive = np.ones(n, dtype=bool)
     clock = np.zeros(n)
     while alive.any():
         idx = np.flatnonzero(alive)
         clock[idx] += rng.exponential(1.0 / np.maximum(rate[idx], 1e-12))
-        bought = clock[idx] <= age[idx]
+        bought = clock[idx] <= age[idx] + horizon
         buyers = idx[bought]
-        frequency[buyers] += 1
-        recency[buyers] = clock[buyers]
+        past = buyers[clock[buyers] <= age[buyers]]
+        frequency[past] += 1
+        recency[past] = clock[past]
+        future[buyers[clock[buyers] > age[buyers]]] += 1
         alive[idx[~bought]] = False
         alive[buyers] = rng.random(len(buyers)) >= drop[buyers]
-    return pd.DataFrame({"frequency": frequency, "recency": recency, "T": age, "rate": rate, "dropout": drop})
+    columns = {"frequency": frequency, "recency": recency, "T": age, "rate": rate, "dropout": drop}
+    return pd.DataFrame({**columns, "future": future})
 
 
 def bgnbd_inputs(features: pd.DataFrame, time_unit_days: float = 7.0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ of the score distribution over time (PSI). Pure functions, no I/O; figures are p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -64,13 +64,30 @@ def _calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int) -> tuple[np.nda
     return tuple(np.bincount(bins, weights=w, minlength=n_bins) for w in (None, y, p))
 
 
-def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> float:
-    """Count-weighted mean gap |observed rate - mean probability| over equal-width probability bins.
+def _quantile_bins(y: np.ndarray, p: np.ndarray, n_bins: int) -> tuple[np.ndarray, ...]:
+    """The same sums over equal-count bins of the sorted probabilities (ties kept together)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1))[1:-1])
+    bins = np.searchsorted(edges, p, side="right")
+    return tuple(np.bincount(bins, weights=w, minlength=len(edges) + 1) for w in (None, y, p))
+
+
+def expected_calibration_error(
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
+    n_bins: int = 10,
+    strategy: Literal["uniform", "quantile"] = "uniform",
+) -> float:
+    """Count-weighted mean gap |observed rate - mean probability| over probability bins.
 
     Marketers read a score of 70 as "70% will buy again"; ECE says how far off that reading is on average.
+    `uniform` bins are equal-width on [0, 1]; `quantile` (adaptive) bins hold equal counts of members, so
+    a model whose scores crowd into a few bins is still judged where its members are.
     """
     y, p = _labels_and_probabilities(y_true, y_prob)
-    _, positives, probability_mass = _calibration_bins(y, p, n_bins)
+    bins = _quantile_bins if strategy == "quantile" else _calibration_bins
+    _, positives, probability_mass = bins(y, p, n_bins)
     # (count / n) * |mean(y) - mean(p)| per bin is |sum(y) - sum(p)| / n.
     return float(np.abs(positives - probability_mass).sum() / len(y))
 
@@ -135,6 +152,7 @@ def classification_metrics(
         f"{prefix}logloss": float(log_loss(y, p, labels=[0, 1])),
         f"{prefix}brier": float(brier_score_loss(y, p)),
         f"{prefix}ece": expected_calibration_error(y, p),
+        f"{prefix}ece_adaptive": expected_calibration_error(y, p, strategy="quantile"),
         "lift_top_decile": lift_top_decile(y, p),
     }
     return metrics | threshold_metrics(y, p, threshold)
@@ -176,22 +194,30 @@ def roc_figure(y_true: ArrayLike, probabilities: dict[str, ArrayLike]) -> Figure
     return fig
 
 
-def calibration_figure(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> Figure:
-    """Reliability diagram (observed rate vs mean probability per bin) above a histogram of predictions."""
-    y, p = _labels_and_probabilities(y_true, y_prob)
-    counts, positives, probability_mass = _calibration_bins(y, p, n_bins)
-    filled = counts > 0
+def calibration_figure(
+    y_true: ArrayLike, y_prob: ArrayLike | dict[str, ArrayLike], n_bins: int = 10
+) -> Figure:
+    """Reliability diagram of each named model above a histogram of the first one's predictions.
+
+    Observed rate vs mean probability per equal-count bin, so crowded scores are drawn where members are.
+    """
+    models = y_prob if isinstance(y_prob, dict) else {"model": y_prob}
     fig = Figure(figsize=(6, 6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    top.plot(
-        probability_mass[filled] / counts[filled],
-        positives[filled] / counts[filled],
-        marker="o",
-        label=f"model (ECE = {expected_calibration_error(y, p, n_bins):.3f})",
-    )
-    top.set(ylabel="Observed repurchase rate", ylim=(0, 1), title="Calibration")
-    top.legend(loc="upper left")
+    for name, values in models.items():
+        y, p = _labels_and_probabilities(y_true, values)
+        counts, positives, probability_mass = _quantile_bins(y, p, n_bins)
+        filled = counts > 0
+        top.plot(
+            probability_mass[filled] / counts[filled],
+            positives[filled] / counts[filled],
+            marker="o",
+            label=f"{name} (ECE = {expected_calibration_error(y, p, n_bins):.3f})",
+        )
+    top.set(ylabel="Observed repurchase rate", ylim=(0, 1), title="Calibration (equal-count bins)")
+    top.legend(loc="upper left", fontsize="small")
+    p = _probabilities(next(iter(models.values())))
     bottom.hist(p, bins=n_bins, range=(0, 1), color="grey")
     bottom.set(xlabel="Predicted probability", ylabel="Members", xlim=(0, 1))
     return fig

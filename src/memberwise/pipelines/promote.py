@@ -1,11 +1,11 @@
 """The promotion gate: a challenger becomes champion only if it is at least as good on fresh members.
 
-Both models score the same fresh holdout (the holdout members of the latest training window, which
-the challenger never saw), labelled over the challenger's own horizon and with each model's own feature
-spec, read from the registered version (never from the YAML of the current directory). Rules from the
-experiment config: minimum AUC, maximum calibration error, maximum score-distribution shift (PSI)
-against the champion, and AUC no worse than the champion's. Every decision is a run in MLflow and a
-tag on the challenger version.
+Both models score the same fresh holdout (the holdout half of the most recent complete window, which
+no candidate trained or was calibrated on), labelled over the challenger's own horizon and with each
+model's own feature spec, read from the registered version (never from the YAML of the current
+directory). Rules from the experiment config: minimum AUC, maximum calibration error (equal-width and
+equal-count bins), maximum score-distribution shift (PSI) against the champion, and AUC no worse than
+the champion's. Every decision is a run in MLflow and a tag on the challenger version.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from memberwise.modeling import evaluation
 from memberwise.modeling.propensity import PropensityModel
 from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.gate import GateDecision, decide, settle
-from memberwise.pipelines.propensity import LabelledWindow, labelled_window
+from memberwise.pipelines.propensity_windows import LabelledWindow, validation_window
 from memberwise.settings import Settings
 from memberwise.tracking import CHALLENGER, CHAMPION, PROPENSITY_MODEL, configure
 from memberwise.warehouse import Warehouse
@@ -44,6 +44,11 @@ def judge(
         failures.append(f"AUC {auc:.3f} is below the minimum {gate.min_auc:.3f}")
     if ece > gate.max_ece:
         failures.append(f"calibration error {ece:.3f} is above the maximum {gate.max_ece:.3f}")
+    adaptive = challenger_metrics.get("val_ece_adaptive", 0.0)
+    if adaptive > gate.max_ece:
+        failures.append(
+            f"calibration error {adaptive:.3f} (equal-count bins) is above the maximum {gate.max_ece:.3f}"
+        )
     if champion_metrics is not None:
         best = champion_metrics["val_auc"]
         if auc < best - gate.auc_tolerance:
@@ -79,7 +84,7 @@ def promote_propensity(
     challenger_model = registry.load("propensity", challenger)
     spec = challenger_model.feature_spec
     if window is None or window.spec != spec:
-        window = labelled_window(wh, as_of, spec, cfg.split)
+        window = validation_window(wh, as_of, spec, cfg.split)
     holdout, y = window.take("holdout")
     challenger_p = challenger_model.predict_proba(holdout)
     metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
@@ -119,4 +124,5 @@ def _holdout_for(
     own = model.feature_spec.new_window_days
     if own == window.spec.new_window_days:
         return window.take("holdout")[0]
-    return labelled_window(wh, as_of, replace(window.spec, new_window_days=own), cfg.split).take("holdout")[0]
+    spec = replace(window.spec, new_window_days=own)
+    return validation_window(wh, as_of, spec, cfg.split).take("holdout")[0]

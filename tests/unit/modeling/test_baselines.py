@@ -96,3 +96,22 @@ def test_bgnbd_ranks_demo_members_by_repurchase(demo_brand) -> None:
     model = BGNBD().fit(inputs["frequency"], inputs["recency"], inputs["T"])
     score = model.expected_purchases(90 / 7, inputs["frequency"], inputs["recency"], inputs["T"])
     assert roc_auc_score(labels["repurchased"].astype(bool), score) > 0.8
+
+
+def test_p_any_purchase_matches_simulation() -> None:
+    """The closed form's P(at least one purchase in 13 weeks) agrees with simulated futures, per group."""
+    model = BGNBD()
+    model.params_ = TRUTH
+    ages = np.random.default_rng(4).uniform(20, 60, 60_000)
+    sim = simulate_bgnbd(60_000, TRUTH, ages, seed=5, horizon=13.0)
+    p = model.p_any_purchase(13.0, sim["frequency"], sim["recency"], sim["T"])
+    assert np.all((p >= 0) & (p <= 1))
+    bought = (sim["future"] > 0).to_numpy()
+    assert p.mean() == pytest.approx(bought.mean(), abs=0.006)
+    groups = np.digitize(p, np.quantile(p, [0.25, 0.5, 0.75]))
+    for g in range(4):
+        assert p[groups == g].mean() == pytest.approx(bought[groups == g].mean(), abs=0.015), g
+    # Never more likely than one purchase being expected would allow, and 0 for a horizon of 0.
+    expected = model.expected_purchases(13.0, sim["frequency"], sim["recency"], sim["T"])
+    assert np.all(p <= expected + 1e-9)
+    assert np.allclose(model.p_any_purchase(0.0, [2.0], [10.0], [30.0]), 0.0)

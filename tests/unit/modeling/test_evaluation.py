@@ -46,6 +46,21 @@ def test_ece_separates_calibrated_from_miscalibrated(synthetic) -> None:
     y, p = synthetic
     assert expected_calibration_error(y, p) < 0.02
     assert expected_calibration_error(y, p**2) > 0.15  # E|p - p^2| = 1/6
+    assert expected_calibration_error(y, p, strategy="quantile") < 0.02
+    assert expected_calibration_error(y, p**2, strategy="quantile") > 0.15
+
+
+def test_adaptive_ece_hand_example_and_crowded_scores() -> None:
+    # Two equal-count bins: [0.1, 0.2, 0.3] 1 positive vs 0.6 expected, [0.7, 0.9, 1.0] 2 vs 2.6.
+    y = [0, 0, 1, 1, 1, 0]
+    p = [0.1, 0.2, 0.3, 0.7, 0.9, 1.0]
+    assert expected_calibration_error(y, p, n_bins=2, strategy="quantile") == pytest.approx(1 / 6)
+    # Scores crowded in [0.40, 0.50): one equal-width bin hides a miscalibration that equal-count bins see
+    # (members at 0.40 never buy, members at 0.49 always do; each bin's average is right by itself).
+    crowded = np.r_[np.full(500, 0.40), np.full(500, 0.49)]
+    outcome = np.r_[np.zeros(500), np.ones(500)]
+    assert expected_calibration_error(outcome, crowded) == pytest.approx(0.055)
+    assert expected_calibration_error(outcome, crowded, strategy="quantile") == pytest.approx(0.455)
 
 
 def test_decile_table_hand_checked() -> None:
@@ -106,6 +121,7 @@ def test_classification_metrics_names_and_auc(synthetic) -> None:
         "val_logloss",
         "val_brier",
         "val_ece",
+        "val_ece_adaptive",
         "lift_top_decile",
         "precision_at_threshold",
         "recall_at_threshold",

@@ -1,0 +1,131 @@
+"""Stacked labelled windows for out-of-time validation of the propensity model.
+
+The most recent complete window (features at `as_of - horizon`, label over the horizon after it) is
+the validation window: its members are split by a hash of their id into a calibration half and a
+holdout half, on which every candidate is calibrated and judged and the gate decides. Older windows
+(cutoffs spaced `step` days back while enough history precedes them) are the training data; each
+one's label period ends at or before the validation cutoff, so no label the model learns from overlaps
+the period it is judged on. A member's hash also puts all of their training rows on one side of the
+early-stopping split, so early stopping and Optuna never score a member the model trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from memberwise.config import SplitConfig, WindowsConfig
+from memberwise.feature_spec import FeatureSpec
+from memberwise.features import build_features, repurchase_labels
+from memberwise.warehouse import Warehouse
+
+TRAIN_PARTS = ("train", "early_stop")  # older windows
+VALIDATION_PARTS = ("calibration", "holdout")  # the most recent complete window
+
+
+@dataclass
+class LabelledWindow:
+    """Stacked rows (member x cutoff): features, labels, each row's part and cutoff."""
+
+    features: pd.DataFrame
+    labels: np.ndarray
+    part: np.ndarray
+    spec: FeatureSpec  # the horizon and windows the features and labels were built with
+    cutoffs: tuple[date, ...] = ()  # oldest first; the last is the validation cutoff
+
+    def take(self, part: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """Rows of one part ('train', 'early_stop', 'calibration' or 'holdout') and their labels."""
+        mask = self.part == part
+        return self.features[mask].reset_index(drop=True), self.labels[mask]
+
+    @property
+    def validation_cutoff(self) -> date:
+        return self.cutoffs[-1]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per part (logged as rows_<part>)."""
+        return {f"rows_{part}": int((self.part == part).sum()) for part in TRAIN_PARTS + VALIDATION_PARTS}
+
+
+def member_unit(member_ids: pd.Series) -> np.ndarray:
+    """A deterministic number in [0, 1) per member id (stable across runs and windows)."""
+    return np.array([int(hashlib.md5(str(m).encode()).hexdigest()[:8], 16) / 2**32 for m in member_ids])
+
+
+def window_cutoff(as_of: date, spec: FeatureSpec) -> date:
+    """The feature cutoff of the window labelled up to as_of: one horizon earlier."""
+    return as_of - timedelta(days=spec.horizon_days)
+
+
+def training_cutoffs(
+    validation_cutoff: date, spec: FeatureSpec, windows: WindowsConfig, data_start: date | None
+) -> list[date]:
+    """Cutoffs of the training windows, newest first: labels end by the validation cutoff."""
+    step = windows.step_days or max(28, spec.horizon_days // 2)
+    first = validation_cutoff - timedelta(days=spec.horizon_days)
+    cutoffs = [first - timedelta(days=step * k) for k in range(windows.training)]
+    if data_start is None:
+        return []
+    return [c for c in cutoffs if (c - data_start).days >= windows.min_history_days]
+
+
+def _one_window(wh: Warehouse, cutoff: date, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
+    features = build_features(wh, cutoff, spec.new_window_days)
+    labels = repurchase_labels(wh, cutoff, spec.horizon_days)
+    if not features["member_id"].equals(labels["member_id"]):
+        raise RuntimeError("features and labels are not aligned by member")
+    return features, labels["repurchased"].to_numpy(dtype=bool)
+
+
+def validation_window(wh: Warehouse, as_of: date, spec: FeatureSpec, split: SplitConfig) -> LabelledWindow:
+    """Only the most recent complete window (what the gate needs to judge a model)."""
+    cutoff = window_cutoff(as_of, spec)
+    features, labels = _one_window(wh, cutoff, spec)
+    unit = member_unit(features["member_id"])
+    part = np.where(unit < split.holdout, "holdout", "calibration")
+    return LabelledWindow(features, labels, part, spec, (cutoff,))
+
+
+def labelled_window(
+    wh: Warehouse,
+    as_of: date,
+    spec: FeatureSpec,
+    split: SplitConfig,
+    windows: WindowsConfig | None = None,
+) -> LabelledWindow:
+    """The validation window at as_of - horizon stacked under the older training windows."""
+    windows = windows or WindowsConfig()
+    latest = validation_window(wh, as_of, spec, split)
+    start = wh.scalar("SELECT min(ordered_at) FROM orders")
+    data_start = pd.Timestamp(start).date() if start is not None else None
+    frames, labels, parts, cutoffs = [], [], [], []
+    for cutoff in reversed(training_cutoffs(latest.validation_cutoff, spec, windows, data_start)):
+        features, y = _one_window(wh, cutoff, spec)
+        unit = member_unit(features["member_id"])
+        frames.append(features)
+        labels.append(y)
+        parts.append(np.where(unit >= 1 - split.calibration, "early_stop", "train"))
+        cutoffs.append(cutoff)
+    stacked = pd.concat([*frames, latest.features], ignore_index=True)
+    stacked.attrs = dict(latest.features.attrs)
+    return LabelledWindow(
+        stacked,
+        np.concatenate([*labels, latest.labels]),
+        np.concatenate([*parts, latest.part]),
+        spec,
+        (*cutoffs, latest.validation_cutoff),
+    )
+
+
+def sample_rows(
+    features: pd.DataFrame, y: np.ndarray, rows: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """At most `rows` rows, a seeded sample (big brands tune and train on a sample of member-windows)."""
+    if len(features) <= rows:
+        return features, y
+    pick = np.sort(np.random.default_rng(seed).choice(len(features), size=rows, replace=False))
+    return features.iloc[pick].reset_index(drop=True), y[pick]
