@@ -38,12 +38,20 @@ class GapResult:
         pd.DataFrame
     )  # audience, actual_to_date, forecast_rest, forecast_rest_q10/q90, projected_total[, model]
     correlation: float = 0.7  # the error correlation P(meet) used
+    weekly: pd.DataFrame | None = None  # the forecast weeks overlapping the period (week, audience, ...)
 
     def metrics(self) -> dict[str, float]:
         """Flat numbers with stable names (MLflow metrics, API answers)."""
         names = ("target", "actual_to_date", "forecast_rest", "forecast_rest_q10", "forecast_rest_q90",
                  "projected_total", "achievement_rate", "gap", "p_meet_target")  # fmt: skip
         return {name: float(getattr(self, name)) for name in names}
+
+    def forecast_weeks(self) -> list[dict[str, object]]:
+        """The weekly forecast behind `forecast_rest` as records (whole weeks, before the period share)."""
+        if self.weekly is None:
+            return []
+        weeks = self.weekly.assign(week=pd.to_datetime(self.weekly["week"]).dt.strftime("%Y-%m-%d"))
+        return weeks.to_dict(orient="records")
 
 
 def in_period_share(weeks: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -97,6 +105,7 @@ def kpi_gap(
     share = in_period_share(forecast["week"], period_start, period_end)
     rest = forecast.assign(**{q: forecast[q] * share for q in ("q10", "q50", "q90")})
     rest = rest[share > 0]
+    weekly = forecast[share > 0].reset_index(drop=True)
     per_audience = (
         done.groupby("audience", observed=True)["actual_to_date"].sum().to_frame()
         .join(rest.groupby("audience", observed=True)[["q50", "q10", "q90"]].sum(), how="outer")
@@ -125,6 +134,7 @@ def kpi_gap(
         p_meet_target=p_meet(target - actual_total, cells, rho, simulations, seed),
         per_audience=per_audience.rename_axis("audience").reset_index(),
         correlation=rho,
+        weekly=weekly,
     )
 
 

@@ -93,6 +93,8 @@ def log_gap_run(
             metrics[f"forecast_rest_{row.audience}"] = float(row.forecast_rest)
         mlflow.log_metrics(metrics)
         log_frame(result.per_audience, "per_audience")
+        if result.weekly is not None:  # the forward forecast, week by week
+            log_frame(result.weekly, "forecast_weeks")
         log_figure(gap.waterfall_figure(result), "waterfall")
         if "model" in result.per_audience:  # which model forecast each audience
             mlflow.set_tags({f"model.{row.audience}": row.model for row in result.per_audience.itertuples()})

@@ -248,6 +248,17 @@ class AudienceGap(BaseModel):
     )
 
 
+class WeekForecast(BaseModel):
+    """One audience's forecast for one week of the rest of the period (whole week)."""
+
+    week: str = Field(description="The week's Monday.")
+    audience: str
+    model: str | None = Field(None, description="The forecaster chosen for this audience.")
+    q10: float
+    q50: float
+    q90: float
+
+
 class GapResponse(BaseModel):
     """Answer of /gap: actual to date + champion forecast for the rest of the period, against the target."""
 
@@ -263,6 +274,9 @@ class GapResponse(BaseModel):
     gap: float = Field(description="target - projected_total (> 0: revenue still missing).")
     p_meet_target: float = Field(description="Probability of reaching the target (forecast quantiles).")
     per_audience: list[AudienceGap]
+    forecast_weeks: list[WeekForecast] = Field(
+        default_factory=list, description="The weekly forward forecast behind forecast_rest, per audience."
+    )
     model_versions: ModelVersions
 
 

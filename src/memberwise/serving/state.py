@@ -305,6 +305,7 @@ class ServingState:
             cutoff=str(planning.inputs.cutoff.date()),
             **result.metrics(),
             per_audience=[AudienceGap.model_validate(row) for row in rows],
+            forecast_weeks=result.forecast_weeks(),
             model_versions={"forecast": planning.forecast_version},
         )
 

@@ -12,6 +12,7 @@ from memberwise.config import ForecastConfig
 from memberwise.modeling.forecaster import TournamentForecaster, conformal
 from memberwise.modeling.gap import in_period_share
 from memberwise.planning_inputs import project_gap
+from memberwise.serving.schemas import WeekForecast
 
 STATISTICAL = ("snaive", "ets", "theta", "fourier_arima")
 QUICK_RNN = {"epochs": 6, "patience": 3, "hidden": 8, "validation_weeks": 8}
@@ -73,6 +74,8 @@ def test_gap_projection_from_september_is_within_3_percent(smooth: pd.DataFrame)
         model.choice_[a] for a in result.per_audience["audience"]
     ]
     assert result.correlation == pytest.approx(model.correlation_ if model.correlation_ is not None else 0.7)
+    weeks = [WeekForecast.model_validate(row) for row in result.forecast_weeks()]  # what /gap answers
+    assert len(weeks) == 2 * 18 and weeks[0].week == "2026-08-31" and weeks[0].model
 
 
 def test_one_year_of_history_answers_with_the_fallback_and_says_so() -> None:
