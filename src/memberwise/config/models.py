@@ -95,6 +95,9 @@ class PropensityConfig(StrictModel):
         ("bgnbd", "rfm_logistic", "lightgbm", "blend"), min_length=1, description="The tournament"
     )
     tie_logloss: float = Field(0.001, ge=0, description="Log losses this close tie (the simpler one wins)")
+    calibration_max_ece: float = Field(
+        0.03, gt=0, le=1, description="A calibration method must reach this ECE (both binnings) to be chosen"
+    )
     windows: WindowsConfig = WindowsConfig()
     split: SplitConfig = SplitConfig()
     optuna: OptunaConfig = OptunaConfig()

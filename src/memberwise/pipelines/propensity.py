@@ -240,6 +240,7 @@ def train_propensity(
             cfg.gate.min_auc,
             cfg.gate.max_ece,
             cfg.tie_logloss,
+            cfg.calibration_max_ece,
         )
         metrics = log_tournament(outcome, split, cfg.threshold, spec.horizon_days)
         raw_auc = float(roc_auc_score(split.holdout[1], lightgbm.predict_raw(split.holdout[0])))

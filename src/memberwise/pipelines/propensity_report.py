@@ -2,9 +2,10 @@
 
 Metric names are stable so analysts can chart them across runs: `candidate_<name>_<metric>` for every
 candidate (auc, auc_raw, ece, ece_adaptive, brier, logloss, distinct_scores), `val_*` for the champion,
-`baseline_rfm_auc` (r+f+m score) and `baseline_bgnbd_auc` (BG/NBD's P(any purchase)), all on the
-validation window's holdout half. Figures: ROC and calibration of all candidates, the champion's decile
-lift, score histogram and importance. Tables: candidates, calibration methods, deciles, importance.
+`baseline_rfm_auc` (r+f+m score) and `baseline_bgnbd_auc` (BG/NBD's P(any purchase)), all on the whole
+validation window (calibration cross-fitted between its halves: `modeling.propensity.tournament`).
+Figures: ROC and calibration of all candidates, the champion's decile lift, score histogram and
+importance. Tables: candidates, calibration methods, deciles, importance.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ def candidate_metrics(table: pd.DataFrame) -> dict[str, float]:
 
 
 def baselines(split: Split, horizon_days: int) -> dict[str, np.ndarray]:
-    """The classic scores on the holdout: the RFM heuristic and BG/NBD (fitted on the training rows)."""
-    holdout, _ = split.holdout
+    """The classic scores on the validation window: the RFM heuristic and BG/NBD (fitted on training rows)."""
+    validation, _ = split.validation()
     bgnbd = BGNBDScorer(horizon_days).fit(split.train[0])
-    return {"RFM score": rfm_score(holdout).to_numpy(), "BG/NBD": bgnbd.predict_raw(holdout)}
+    return {"RFM score": rfm_score(validation).to_numpy(), "BG/NBD": bgnbd.predict_raw(validation)}
 
 
 def log_tournament(outcome: Outcome, split: Split, threshold: float, horizon_days: int) -> dict[str, float]:
     """Log the candidates and the champion's evidence; return the metrics (also logged)."""
-    holdout, y = split.holdout
+    y = outcome.labels
     champion = outcome.models[outcome.champion]
-    probability = outcome.holdout_probability[outcome.champion]
+    probability = outcome.probability[outcome.champion]
     metrics = evaluation.classification_metrics(y, probability, threshold=threshold)
+    row = outcome.table.set_index("candidate").loc[outcome.champion]
+    metrics["val_auc"] = float(row["auc"])  # the served ranking's AUC (cross-fitting two maps blurs it)
     classic = baselines(split, horizon_days)
     metrics["baseline_rfm_auc"] = float(roc_auc_score(y, classic["RFM score"]))
     metrics["baseline_bgnbd_auc"] = float(roc_auc_score(y, classic["BG/NBD"]))
@@ -62,8 +65,8 @@ def log_tournament(outcome: Outcome, split: Split, threshold: float, horizon_day
         log_frame(pd.concat(methods, ignore_index=True), "calibration_methods")
     # Baseline scores are not probabilities; their percentile ranks draw the same ROC curve.
     ranked = {name: pd.Series(score).rank(pct=True).to_numpy() for name, score in classic.items()}
-    log_figure(evaluation.roc_figure(y, {**outcome.holdout_probability, **ranked}), "roc")
-    log_figure(evaluation.calibration_figure(y, outcome.holdout_probability), "calibration")
+    log_figure(evaluation.roc_figure(y, {**outcome.probability, **ranked}), "roc")
+    log_figure(evaluation.calibration_figure(y, outcome.probability), "calibration")
     deciles = evaluation.decile_table(y, probability)
     log_frame(deciles, "decile_table")
     log_figure(evaluation.decile_lift_figure(deciles), "decile_lift")

@@ -103,13 +103,19 @@ class CalibrationChoice:
     table: pd.DataFrame
 
 
-def cross_fitted(method: str, raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Out-of-fold calibrated probabilities: each fold calibrated by a map fitted on the other folds."""
-    out = np.empty(len(raw))
+def cross_fitted(method: str, raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, float]:
+    """Out-of-fold calibrated probabilities and the mean AUC the map costs within a fold.
+
+    Each fold is mapped by a fit on the others; the AUC cost is measured per fold, since pooling folds
+    mapped differently would blur the ranking by itself.
+    """
+    out, losses = np.empty(len(raw)), []
     for fold in np.unique(folds):
         held = folds == fold
         out[held] = Calibrator(method).fit(raw[~held], y[~held])(raw[held])
-    return out
+        if 0 < y[held].sum() < held.sum():
+            losses.append(roc_auc_score(y[held], raw[held]) - roc_auc_score(y[held], out[held]))
+    return out, float(np.mean(losses)) if losses else 0.0
 
 
 def choose(
@@ -124,14 +130,13 @@ def choose(
     """Pick the calibration method for a model by cross-fitting on its calibration members."""
     raw, y = np.asarray(raw, dtype="float64"), np.asarray(y, dtype=int)
     assignment = np.random.default_rng(seed).permutation(np.arange(len(raw)) % folds)
-    raw_auc = float(roc_auc_score(y, raw))
     rows = []
     for method in METHODS:
-        p = cross_fitted(method, raw, y, assignment)
+        p, auc_loss = cross_fitted(method, raw, y, assignment)
         rows.append(
             {
                 "method": method,
-                "auc_loss": raw_auc - float(roc_auc_score(y, p)),
+                "auc_loss": auc_loss,
                 "ece": expected_calibration_error(y, p),
                 "ece_adaptive": expected_calibration_error(y, p, strategy="quantile"),
                 "logloss": float(log_loss(y, _clip(p), labels=[0, 1])),

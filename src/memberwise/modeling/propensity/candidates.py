@@ -73,7 +73,8 @@ class BGNBDScorer:
         member = features[list(BGNBD_COLUMNS)].astype("float64").reset_index(drop=True)
 
         def value(subset: tuple[str, ...]) -> np.ndarray:
-            frame = pd.DataFrame({c: member[c] if c in subset else self.typical_[c] for c in BGNBD_COLUMNS})
+            values = {c: member[c] if c in subset else self.typical_[c] for c in BGNBD_COLUMNS}
+            frame = pd.DataFrame(values, index=member.index)
             first = frame["days_since_first_purchase"]
             frame["days_since_last_purchase"] = np.minimum(frame["days_since_last_purchase"], first)
             return logit(self.predict_raw(frame))
@@ -169,8 +170,9 @@ class RFMLogistic:
         return features[self.feature_names_]
 
     def importance(self) -> pd.Series:
-        weights = pd.Series(np.abs(self.model_.coef_[0]), index=self.columns_, name="|coefficient|")
-        return weights.sort_values(ascending=False)
+        source = [c if c != "never_bought" else "days_since_last_purchase" for c in self.columns_]
+        weights = pd.Series(np.abs(self.model_.coef_[0]), index=source).groupby(level=0).sum()
+        return weights.rename("|coefficient|").sort_values(ascending=False)
 
 
 class LightGBMScorer:

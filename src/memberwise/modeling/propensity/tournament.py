@@ -1,10 +1,15 @@
 """The propensity tournament: fit every candidate on older windows, calibrate and judge them out of time.
 
 Candidates train on the training windows (BG/NBD, RFM logistic, LightGBM), the blend stacks them on the
-early-stopping members, each gets the calibration method chosen for it on the validation window's
-calibration half, and all are measured on its holdout half. The champion is the lowest log loss among
-candidates meeting the gate's rules (AUC and both ECEs); log losses within `tie_logloss` tie, then AUCs
-within 0.002 tie, and ties go to the simpler candidate. Pure model code: no I/O, no MLflow.
+early-stopping members, and each gets the calibration method chosen for it on the validation window's
+calibration half; the served model is calibrated on that half. Candidates are measured cross-fitted over
+the whole validation window: the holdout half with the served calibrator, the calibration half with the
+same method fitted on the holdout half. Twice the members halves the noise of ECE, which on a
+3,000-customer brand is otherwise as large as the 0.03 it is held to.
+
+The champion is the lowest log loss among candidates meeting the gate's rules (AUC and both ECEs); log
+losses within `tie_logloss` tie, then AUCs within 0.002 tie, and ties go to the simpler candidate.
+Pure model code: no I/O, no MLflow.
 """
 
 from __future__ import annotations
@@ -34,13 +39,19 @@ class Split:
     calibration: tuple[pd.DataFrame, np.ndarray]
     holdout: tuple[pd.DataFrame, np.ndarray]
 
+    def validation(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """The whole validation window: calibration half, then holdout half."""
+        (cal, y_cal), (hold, y_hold) = self.calibration, self.holdout
+        return pd.concat([cal, hold], ignore_index=True), np.concatenate([y_cal, y_hold])
+
 
 @dataclass
 class Outcome:
-    """Every candidate's served model and holdout figures, the champion and why it won."""
+    """Every candidate's served model and cross-fitted figures, the champion and why it won."""
 
     models: dict[str, PropensityModel]
-    holdout_probability: dict[str, np.ndarray]
+    labels: np.ndarray  # the validation window's outcomes (calibration half, then holdout half)
+    probability: dict[str, np.ndarray]  # cross-fitted calibrated probabilities, same order
     table: pd.DataFrame  # one row per candidate
     calibration_tables: dict[str, pd.DataFrame]
     champion: str
@@ -63,37 +74,46 @@ def fit_scorers(split: Split, lightgbm: Any, names: tuple[str, ...], horizon_day
 
 def calibrate(
     scorers: dict[str, Any], split: Split, spec: FeatureSpec, method: str, max_ece: float, seed: int = 0
-) -> tuple[dict[str, PropensityModel], dict[str, pd.DataFrame]]:
-    """Each candidate with its calibrator (the `method`, or the one chosen for it when 'auto')."""
-    cal, y_cal = split.calibration
-    y_cal = np.asarray(y_cal, dtype=int)
-    models, tables = {}, {}
+) -> tuple[dict[str, PropensityModel], dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+    """Each candidate's served model, cross-fitted probabilities and calibration-method comparison.
+
+    The method is `method`, or the one chosen for each candidate on the calibration half when 'auto'.
+    """
+    (cal, y_cal), (hold, y_hold) = split.calibration, split.holdout
+    y_cal, y_hold = np.asarray(y_cal, dtype=int), np.asarray(y_hold, dtype=int)
+    models, probability, tables = {}, {}, {}
     for name, scorer in scorers.items():
-        raw = scorer.predict_raw(cal)
+        raw_cal, raw_hold = scorer.predict_raw(cal), scorer.predict_raw(hold)
+        chosen = method
         if method == "auto":
-            choice = calibration.choose(raw, y_cal, max_ece=max_ece, seed=seed)
+            choice = calibration.choose(raw_cal, y_cal, max_ece=max_ece, seed=seed)
             chosen, tables[name] = choice.method, choice.table
-        else:
-            chosen = method
-        calibrator = calibration.Calibrator(chosen).fit(raw, y_cal)
-        models[name] = PropensityModel.assemble(scorer, calibrator, float(y_cal.mean()), spec)
-    return models, tables
+        served = calibration.Calibrator(chosen).fit(raw_cal, y_cal)
+        mirror = calibration.Calibrator(chosen).fit(raw_hold, y_hold)
+        probability[name] = np.concatenate([mirror(raw_cal), served(raw_hold)])
+        models[name] = PropensityModel.assemble(scorer, served, float(y_cal.mean()), spec)
+    return models, probability, tables
 
 
-def measure(name: str, model: PropensityModel, holdout: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
-    """One candidate's row of the table: calibrated and raw AUC, both ECEs, Brier, log loss."""
-    p = model.predict_proba(holdout)
+def measure(
+    name: str, model: PropensityModel, p: np.ndarray, validation: pd.DataFrame, y: np.ndarray
+) -> dict[str, Any]:
+    """One candidate's row of the table.
+
+    The served model's AUC (its ranking was fitted on older windows; the calibrator only relabels it) and
+    raw AUC; cross-fitted ECEs, Brier and log loss; how many distinct 0-100 scores the served model gives.
+    """
     metrics = evaluation.classification_metrics(y, p, prefix="")
     return {
         "candidate": name,
         "calibration": model.calibrator_.method,
-        "auc": metrics["auc"],
-        "auc_raw": float(roc_auc_score(y, model.predict_raw(holdout))),
+        "auc": float(roc_auc_score(y, model.predict_proba(validation))),
+        "auc_raw": float(roc_auc_score(y, model.predict_raw(validation))),
         "ece": metrics["ece"],
         "ece_adaptive": metrics["ece_adaptive"],
         "brier": metrics["brier"],
         "logloss": metrics["logloss"],
-        "distinct_scores": int(len(np.unique(model.score(holdout)))),
+        "distinct_scores": int(len(np.unique(model.score(validation)))),
     }
 
 
@@ -133,12 +153,13 @@ def run(
     min_auc: float,
     max_ece: float,
     tie_logloss: float = 0.001,
+    calibration_max_ece: float = 0.03,
 ) -> Outcome:
-    """Fit, calibrate and measure every candidate; pick the champion."""
+    """Fit, calibrate and measure every candidate; pick the champion (`max_ece`: the gate's rule)."""
     scorers = fit_scorers(split, lightgbm, names, spec.horizon_days)
-    models, tables = calibrate(scorers, split, spec, calibration_method, max_ece)
-    holdout, y = split.holdout
-    table = pd.DataFrame([measure(name, model, holdout, y) for name, model in models.items()])
+    models, probability, tables = calibrate(scorers, split, spec, calibration_method, calibration_max_ece)
+    validation, y = split.validation()
+    rows = [measure(name, model, probability[name], validation, y) for name, model in models.items()]
+    table = pd.DataFrame(rows)
     champion, why, eligible = pick(table, min_auc, max_ece, tie_logloss)
-    probabilities = {name: model.predict_proba(holdout) for name, model in models.items()}
-    return Outcome(models, probabilities, table, tables, champion, why, eligible)
+    return Outcome(models, y, probability, table, tables, champion, why, eligible)
