@@ -95,3 +95,18 @@ def test_a_bad_file_is_one_line_and_exit_2(tmp_path: Path, content: str, message
     result = run(tmp_path, "--series", tmp_path / "series.csv", "--horizon", "4", "--out", tmp_path / "out")
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_events_file_becomes_the_calendar(tmp_path: Path) -> None:
+    from memberwise.config import EventsConfig
+    from memberwise.errors import DataFileError
+    from memberwise.pipelines.series_forecast import read_events
+
+    path = tmp_path / "events.csv"
+    path.write_text("event,date\nblack_friday,2024-11-29\nblack_friday,2025-11-28\neaster,2025-04-20\n")
+    events = read_events(path, EventsConfig())
+    assert events.dated == {"black_friday": ["2024-11-29", "2025-11-28"], "easter": ["2025-04-20"]}
+    assert events.fixed == {} and events.member_days == []
+    path.write_text("name,day\nx,2024-01-01\n")
+    with pytest.raises(DataFileError, match="needs columns event, date"):
+        read_events(path, EventsConfig())
