@@ -17,14 +17,14 @@ Target (issue 10): mixed single-member p99 <= 50 ms with two 1,000-id batch clie
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -74,57 +74,61 @@ def member_ids(url: str) -> list[str]:
     return [m["member_id"] for m in reply.json()["members"]]
 
 
-def loop(url: str, bodies: Callable[[int], dict[str, list[str]]], stop: threading.Event) -> list[float]:
-    """POST /score bodies back to back on one keep-alive connection until `stop`; the latencies in s."""
-    latencies: list[float] = []
+def batch_client(url: str, ids: list[str], batch: int, offset: int, stop: Any, sent: Any) -> None:
+    """A batch job (its own process): /score with `batch` ids back to back until `stop`; counts in `sent`."""
+    span = max(1, len(ids) - batch)
     with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
         i = 0
         while not stop.is_set():
-            began = time.perf_counter()
-            client.post(f"{url}/score", json=bodies(i)).raise_for_status()
-            latencies.append(time.perf_counter() - began)
+            start = (2 * i + offset) * batch % span
+            client.post(f"{url}/score", json={"member_ids": ids[start : start + batch]}).raise_for_status()
             i += 1
-    return latencies
+            sent.value = i
+
+
+def single_client(url: str, singles: list[str], seconds: float) -> list[float]:
+    """One member per /score, back to back on one keep-alive connection; the latencies in ms."""
+    latencies: list[float] = []
+    with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
+        end = time.perf_counter() + seconds
+        for member in singles:
+            began = time.perf_counter()
+            client.post(f"{url}/score", json={"member_ids": [member]}).raise_for_status()
+            latencies.append((time.perf_counter() - began) * 1000)
+            if began > end:
+                break
+    return latencies[5:]  # the first requests open the connection
 
 
 def measure(url: str, ids: list[str], seconds: float, batch_clients: int, batch: int) -> dict[str, float]:
-    """Single-member latencies (ms) and batch rows/s with `batch_clients` batch clients running."""
-    rng = np.random.default_rng(batch_clients)
-    singles = rng.choice(ids, size=200_000).tolist()
-    span = max(1, len(ids) - batch)
-    stop = threading.Event()
-    results: dict[str, list[float]] = {}
+    """Single-member latencies (ms) and batch rows/s with `batch_clients` batch clients running.
 
-    def client(name: str, bodies: Callable[[int], dict[str, list[str]]]) -> None:
-        results[name] = loop(url, bodies, stop)
-
-    threads = [
-        threading.Thread(
-            target=client,
-            args=(
-                f"batch{c}",
-                lambda i, c=c: {"member_ids": ids[(start := (2 * i + c) * batch % span) : start + batch]},
-            ),
-        )
+    Batch clients run in their own processes so the single-member client's timings do not include
+    waiting for the client side's GIL.
+    """
+    singles = np.random.default_rng(batch_clients).choice(ids, size=1_000_000).tolist()
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    sent = [context.Value("i", 0) for _ in range(batch_clients)]
+    jobs = [
+        context.Process(target=batch_client, args=(url, ids, batch, c, stop, sent[c]))
         for c in range(batch_clients)
     ]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.0 if batch_clients else 0.0)  # let the batch load reach its steady state
-    threads.append(threading.Thread(target=client, args=("single", lambda i: {"member_ids": [singles[i]]})))
-    threads[-1].start()
-    time.sleep(seconds)
+    for job in jobs:
+        job.start()
+    time.sleep(2.0 if batch_clients else 0.0)  # let the batch load reach its steady state
+    begun = sum(s.value for s in sent)
+    single = np.array(single_client(url, singles, seconds))
+    batches = sum(s.value for s in sent) - begun
     stop.set()
-    for thread in threads:
-        thread.join()
-    single = np.array(results["single"][5:]) * 1000  # the first requests open the connection
-    batch_s = [s for name, lat in results.items() if name.startswith("batch") for s in lat]
+    for job in jobs:
+        job.join(timeout=120)
     p50, p99 = np.percentile(single, [50, 99])
     return {
         "p50": float(p50),
         "p99": float(p99),
         "requests": float(len(single)),
-        "batch_rows_s": len(batch_s) * batch / seconds if batch_s else 0.0,
+        "batch_rows_s": batches * batch / seconds,
     }
 
 

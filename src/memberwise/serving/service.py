@@ -78,6 +78,8 @@ class Memberwise:
         if not api_key(self.settings):
             log.warning("running WITHOUT authentication (%s=true)", ALLOW_NO_AUTH_ENV)
         request_log.install()
+        if log.getEffectiveLevel() > logging.INFO:  # BentoML's log config shows only its own INFO lines
+            logging.getLogger("memberwise").setLevel(logging.INFO)
         self.dispatch = Dispatcher()
         self.state: ServingState | None = None
         self.load_error: str | None = None
