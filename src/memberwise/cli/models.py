@@ -117,16 +117,20 @@ def train_forecast_command(
     config: ConfigOption = None,
     snapshot_date: SnapshotOption = None,
 ) -> None:
-    """Backtest the audience-sales GRU against seasonal naive and ETS, fit it, register it as challenger."""
+    """Run the forecast tournament per audience and register it as challenger.
+
+    Candidates: the GRU, seasonal naive, ETS, Theta, a calendar regression and an ensemble; prints each
+    audience's choice and its backtest MASE next to seasonal naive's and ETS's.
+    """
     from memberwise.config import load_forecast_config
+    from memberwise.modeling.forecaster.selection import summary
     from memberwise.pipelines.forecast import train_forecast
 
     cfg = load_forecast_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
     result = train_forecast(prepared.warehouse, cutoff, cfg, settings, progress=True)
-    table = result.scores.pivot_table(index="audience", columns="model", values=["mase", "coverage80"])
-    table.columns = [f"{metric}_{model}" for metric, model in table.columns]
-    show(table.round(3).reset_index(), f"memberwise-forecast v{result.model_version} (challenger): backtest")
+    table = summary(result.scores).round(3).reset_index()
+    show(table, f"memberwise-forecast v{result.model_version} (challenger): backtest MASE per audience")
 
 
 @promote_app.command("forecast")
@@ -157,13 +161,19 @@ def score(
     snapshot_date: SnapshotOption = None,
     threshold: Annotated[float | None, typer.Option(min=0, max=100, help="Selection threshold")] = None,
 ) -> None:
-    """Score every member with the champion: score, selected, lifecycle, preferred channel, reasons."""
+    """Score every member with the served models: score, selected, lifecycle, preferred channel, reasons.
+
+    The models and the default threshold are the current release's (the registry's champions before any).
+    """
+    from memberwise import release
     from memberwise.config import load_propensity_config
     from memberwise.pipelines.score import release_scores, serving_models
     from memberwise.snapshot import SCORE_COLUMNS
 
-    cut = threshold if threshold is not None else load_propensity_config(None).threshold
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
+    current = release.current(settings)
+    served = current.manifest.threshold if current else load_propensity_config(None).threshold
+    cut = threshold if threshold is not None else served
     models = serving_models(settings)
     version = models["propensity"]
     table = release_scores(prepared.warehouse, cutoff, models, cut)
