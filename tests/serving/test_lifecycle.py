@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -54,6 +55,18 @@ def in_progress(url: str, endpoint: str) -> float:
     )
 
 
+def refused_before(threads: list[threading.Thread], url: str) -> bool:
+    """Whether new connections are refused (not queued to be reset later) while `threads` still run."""
+    host, port = url.removeprefix("http://").split(":")
+    while any(thread.is_alive() for thread in threads):
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except ConnectionRefusedError:
+            return any(thread.is_alive() for thread in threads)
+        time.sleep(0.02)
+    return False
+
+
 def test_sigterm_drains_in_flight_requests(serving_home: Built, tmp_path) -> None:
     home, *_, features, _, _ = serving_home
     records = feature_records(features.head(1))
@@ -84,9 +97,11 @@ def test_sigterm_drains_in_flight_requests(serving_home: Built, tmp_path) -> Non
             time.sleep(0.05)
         assert in_progress(url, "/score_features") >= IN_FLIGHT, log_tail(log)
         os.kill(proc.pid, signal.SIGTERM)  # the `bentoml serve` process only, as an orchestrator does
+        refused_while_draining = refused_before(threads, url)
         for thread in threads:
             thread.join(timeout=300)
         assert proc.wait(timeout=120) is not None
     finally:
         stop_server(proc)
     assert statuses == [200] * IN_FLIGHT, (statuses, log_tail(log))
+    assert refused_while_draining, "new connections were accepted into a backlog nobody serves"

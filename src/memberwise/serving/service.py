@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from memberwise import release
 from memberwise.errors import MemberwiseError
-from memberwise.serving import metrics, request_log
+from memberwise.serving import drain, metrics, request_log
 from memberwise.serving.dispatch import BULK, Dispatcher
 from memberwise.serving.loading import load_state, newer_release, state_of
 from memberwise.serving.middleware import (
@@ -81,6 +81,7 @@ class Memberwise:
         if log.getEffectiveLevel() > logging.INFO:  # BentoML's log config shows only its own INFO lines
             logging.getLogger("memberwise").setLevel(logging.INFO)
         self.dispatch = Dispatcher()
+        drain.refuse_on_sigterm()
         self.state: ServingState | None = None
         self.load_error: str | None = None
         self._loader = threading.Thread(target=self._load, name="memberwise-load", daemon=True)
