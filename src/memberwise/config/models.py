@@ -99,6 +99,7 @@ class PropensityConfig(StrictModel):
         0.03, gt=0, le=1, description="A calibration method must reach this ECE (both binnings) to be chosen"
     )
     windows: WindowsConfig = WindowsConfig()
+    threads: int = Field(2, ge=1, le=64, description="LightGBM threads (1 on a busy shared machine)")
     split: SplitConfig = SplitConfig()
     optuna: OptunaConfig = OptunaConfig()
     search_space: SearchSpaceConfig = SearchSpaceConfig()

@@ -150,7 +150,7 @@ def _lightgbm(
     params: dict[str, Any], cfg: PropensityConfig, spec: FeatureSpec, use_bgnbd: bool
 ) -> LightGBMScorer:
     return LightGBMScorer(
-        params,
+        {**params, "num_threads": cfg.threads},
         use_bgnbd=use_bgnbd,
         horizon_days=spec.horizon_days,
         max_rounds=cfg.search_space.max_rounds,

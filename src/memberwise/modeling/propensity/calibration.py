@@ -2,10 +2,11 @@
 
 A marketer reads a score of 70 as "70% buy again", so raw model outputs are mapped to probabilities on
 members the model never saw. Plain isotonic regression on a few hundred members is a step function: it
-collapses scores into ties and can cost AUC. The method is therefore chosen per brand (`choose`) by
+collapses scores into ties and can change AUC. The method is therefore chosen per brand (`choose`) by
 cross-fitting on the calibration members: the lowest log loss among methods that keep AUC within
-`auc_tolerance` and have ECE (equal-width and equal-count bins) at most `max_ece`; ties go to the
-simpler method. Every calibrator is a non-decreasing map, fitted once and applied to any raw output.
+`auc_tolerance` (either way), keep at least `min_spread` of the distinct raw values (no collapse into
+ties) and have ECE (equal-width and equal-count bins) at most `max_ece`; ties go to the simpler method.
+Every calibrator is a non-decreasing map, fitted once and applied to any raw output.
 """
 
 from __future__ import annotations
@@ -103,19 +104,22 @@ class CalibrationChoice:
     table: pd.DataFrame
 
 
-def cross_fitted(method: str, raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, float]:
-    """Out-of-fold calibrated probabilities and the mean AUC the map costs within a fold.
+def cross_fitted(
+    method: str, raw: np.ndarray, y: np.ndarray, folds: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """Out-of-fold calibrated probabilities, the mean AUC change and the share of distinct values kept.
 
-    Each fold is mapped by a fit on the others; the AUC cost is measured per fold, since pooling folds
+    Each fold is mapped by a fit on the others; AUC and spread are measured per fold, since pooling folds
     mapped differently would blur the ranking by itself.
     """
-    out, losses = np.empty(len(raw)), []
+    out, losses, spread = np.empty(len(raw)), [], []
     for fold in np.unique(folds):
         held = folds == fold
         out[held] = Calibrator(method).fit(raw[~held], y[~held])(raw[held])
+        spread.append(len(np.unique(out[held])) / len(np.unique(raw[held])))
         if 0 < y[held].sum() < held.sum():
             losses.append(roc_auc_score(y[held], raw[held]) - roc_auc_score(y[held], out[held]))
-    return out, float(np.mean(losses)) if losses else 0.0
+    return out, float(np.mean(losses)) if losses else 0.0, float(np.mean(spread))
 
 
 def choose(
@@ -123,6 +127,7 @@ def choose(
     y: np.ndarray,
     max_ece: float = 0.03,
     auc_tolerance: float = 0.002,
+    min_spread: float = 0.5,
     logloss_tolerance: float = 1e-3,
     folds: int = 2,
     seed: int = 0,
@@ -132,18 +137,19 @@ def choose(
     assignment = np.random.default_rng(seed).permutation(np.arange(len(raw)) % folds)
     rows = []
     for method in METHODS:
-        p, auc_loss = cross_fitted(method, raw, y, assignment)
+        p, auc_loss, spread = cross_fitted(method, raw, y, assignment)
         rows.append(
             {
                 "method": method,
                 "auc_loss": auc_loss,
+                "spread": spread,
                 "ece": expected_calibration_error(y, p),
                 "ece_adaptive": expected_calibration_error(y, p, strategy="quantile"),
                 "logloss": float(log_loss(y, _clip(p), labels=[0, 1])),
             }
         )
     table = pd.DataFrame(rows)
-    keeps_rank = table["auc_loss"] <= auc_tolerance
+    keeps_rank = (table["auc_loss"].abs() <= auc_tolerance) & (table["spread"] >= min_spread)
     calibrated = (table["ece"] <= max_ece) & (table["ece_adaptive"] <= max_ece)
     pool = table[keeps_rank & calibrated]
     if pool.empty:

@@ -7,8 +7,9 @@ the whole validation window: the holdout half with the served calibrator, the ca
 same method fitted on the holdout half. Twice the members halves the noise of ECE, which on a
 3,000-customer brand is otherwise as large as the 0.03 it is held to.
 
-The champion is the lowest log loss among candidates meeting the gate's rules (AUC and both ECEs); log
-losses within `tie_logloss` tie, then AUCs within 0.002 tie, and ties go to the simpler candidate.
+The champion is the lowest log loss among candidates meeting the gate's rules (AUC and both ECEs) and,
+if any does, the calibration target (ECE <= 0.03 in both binnings); log losses within `tie_logloss`
+tie, then AUCs within 0.002 tie, and ties go to the simpler candidate.
 Pure model code: no I/O, no MLflow.
 """
 
@@ -117,13 +118,27 @@ def measure(
     }
 
 
+def _calibrated(table: pd.DataFrame, max_ece: float) -> pd.Series:
+    return (table["ece"] <= max_ece) & (table["ece_adaptive"] <= max_ece)
+
+
 def pick(
-    table: pd.DataFrame, min_auc: float, max_ece: float, tie_logloss: float
+    table: pd.DataFrame, min_auc: float, max_ece: float, tie_logloss: float, target_ece: float | None = None
 ) -> tuple[str, str, list[str]]:
-    """The champion, the reason in words, and which candidates met the rules."""
-    ok = (table["auc"] >= min_auc) & (table["ece"] <= max_ece) & (table["ece_adaptive"] <= max_ece)
-    eligible = table[ok]
+    """The champion, the reason in words, and which candidates met the gate's rules.
+
+    Among those, candidates also reaching `target_ece` (the calibration target) come first.
+    """
+    eligible = table[(table["auc"] >= min_auc) & _calibrated(table, max_ece)]
     pool = eligible if not eligible.empty else table
+    scope = "on the out-of-time window"
+    if target_ece is not None and _calibrated(pool, target_ece).any():
+        scope = (
+            f"among candidates with ECE <= {target_ece:g} " + scope
+            if not _calibrated(pool, target_ece).all()
+            else scope
+        )
+        pool = pool[_calibrated(pool, target_ece)]
     tied = pool[pool["logloss"] <= pool["logloss"].min() + tie_logloss]
     tied = tied[tied["auc"] >= tied["auc"].max() - AUC_TIE]
     ranked = tied.assign(order=tied["candidate"].map(SIMPLICITY.index)).sort_values("order")
@@ -132,7 +147,7 @@ def pick(
         f"{r.candidate} {r.logloss:.4f}" for r in pool.itertuples() if r.candidate != best.candidate
     )
     why = (
-        f"{best.candidate}: lowest log loss on the out-of-time window ({best.logloss:.4f}; "
+        f"{best.candidate}: lowest log loss {scope} ({best.logloss:.4f}; "
         f"{others or 'alone'}), AUC {best.auc:.3f}, ECE {best.ece:.3f} (adaptive {best.ece_adaptive:.3f})"
     )
     if len(tied) > 1:
@@ -161,5 +176,5 @@ def run(
     validation, y = split.validation()
     rows = [measure(name, model, probability[name], validation, y) for name, model in models.items()]
     table = pd.DataFrame(rows)
-    champion, why, eligible = pick(table, min_auc, max_ece, tie_logloss)
+    champion, why, eligible = pick(table, min_auc, max_ece, tie_logloss, calibration_max_ece)
     return Outcome(models, y, probability, table, tables, champion, why, eligible)
