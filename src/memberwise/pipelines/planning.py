@@ -43,9 +43,10 @@ def saved_inputs(settings: Settings) -> PlanningInputs:
 
 def serving_forecaster(settings: Settings) -> tuple[Any, str]:
     """The current release's forecaster (the registry's champion before any release) and its version."""
+    client = registry.configure(settings)  # registry.load reads the store configured here
     current = release.current(settings)
     version = (current.manifest.models if current else {}).get("forecast") or registry.version_by_alias(
-        registry.configure(settings), "forecast", registry.CHAMPION
+        client, "forecast", registry.CHAMPION
     )
     if version is None:
         raise MemberwiseError("no champion forecast model: train and promote one first")
