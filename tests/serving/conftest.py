@@ -3,6 +3,7 @@ score snapshot -> `bentoml serve` in a subprocess, built once per session."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 from collections.abc import Iterator
@@ -164,3 +165,35 @@ def served(serving_home: Built, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield Served(url, API_KEY, *built)
     finally:
         stop_server(proc)
+
+
+def feature_records(features: pd.DataFrame) -> list[dict]:
+    """Feature rows as JSON-ready records (dates as ISO text, NA as null)."""
+    records = []
+    for row in features.to_dict(orient="records"):
+        record = {}
+        for key, value in row.items():
+            if (
+                value is None
+                or value is pd.NA
+                or value is pd.NaT
+                or (isinstance(value, float) and math.isnan(value))
+            ):
+                record[key] = None
+            elif isinstance(value, pd.Timestamp):
+                record[key] = value.isoformat()
+            elif isinstance(value, np.generic):
+                record[key] = value.item()
+            else:
+                record[key] = value
+        records.append(record)
+    return records
+
+
+def assert_client_error(response: requests.Response, field: str | None = None) -> dict:
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    body = response.json()
+    assert isinstance(body, dict) and body.get("error"), body
+    if field is not None:
+        assert field in body["error"], body
+    return body

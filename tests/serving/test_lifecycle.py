@@ -17,12 +17,12 @@ from tests.serving.conftest import (
     API_KEY,
     READY_TIMEOUT_S,
     Built,
+    feature_records,
     log_tail,
     server_env,
     start_server,
     stop_server,
 )
-from tests.serving.test_service import feature_records
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +105,30 @@ def test_sigterm_drains_in_flight_requests(serving_home: Built, tmp_path) -> Non
         stop_server(proc)
     assert statuses == [200] * IN_FLIGHT, (statuses, log_tail(log))
     assert refused_while_draining, "new connections were accepted into a backlog nobody serves"
+
+
+def test_load_failure_is_reported_not_served(tmp_path) -> None:
+    empty_home = tmp_path / "home"  # no registered model, no snapshot
+    log = tmp_path / "broken.log"
+    proc, url = start_server(server_env(empty_home, tmp_path / "bentoml", MEMBERWISE_API_KEY="k"), log)
+    try:
+        deadline = time.monotonic() + 60
+        live = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                live = requests.get(f"{url}/livez", timeout=5).status_code
+            except requests.RequestException:
+                live = None
+            if live == 503:
+                break
+            time.sleep(0.25)
+        assert live == 503, log_tail(log)
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
+        response = requests.post(
+            f"{url}/score", json={"member_ids": ["a"]}, headers={"Authorization": "Bearer k"}, timeout=5
+        )
+        assert response.status_code == 503
+        assert "failed to load" in response.json()["error"]
+        assert "no release in" in log.read_text()
+    finally:
+        stop_server(proc)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
-import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import requests
 
@@ -16,41 +13,9 @@ from memberwise.serving.loading import Champion
 from memberwise.serving.schemas import FeatureRecord
 from memberwise.serving.state import ServingState, needed_columns
 from memberwise.settings import Settings
-from tests.serving.conftest import THRESHOLD, Served, log_tail, server_env, start_server, stop_server
+from tests.serving.conftest import THRESHOLD, Served, assert_client_error, feature_records, log_tail
 
 pytestmark = pytest.mark.slow
-
-
-def feature_records(features: pd.DataFrame) -> list[dict]:
-    """Feature rows as JSON-ready records (dates as ISO text, NA as null)."""
-    records = []
-    for row in features.to_dict(orient="records"):
-        record = {}
-        for key, value in row.items():
-            if (
-                value is None
-                or value is pd.NA
-                or value is pd.NaT
-                or (isinstance(value, float) and math.isnan(value))
-            ):
-                record[key] = None
-            elif isinstance(value, pd.Timestamp):
-                record[key] = value.isoformat()
-            elif isinstance(value, np.generic):
-                record[key] = value.item()
-            else:
-                record[key] = value
-        records.append(record)
-    return records
-
-
-def assert_client_error(response: requests.Response, field: str | None = None) -> dict:
-    assert 400 <= response.status_code < 500, (response.status_code, response.text)
-    body = response.json()
-    assert isinstance(body, dict) and body.get("error"), body
-    if field is not None:
-        assert field in body["error"], body
-    return body
 
 
 # -- probes, auth, docs ---------------------------------------------------------------------------
@@ -339,140 +304,7 @@ def test_json_body_with_another_content_type_is_read_as_json(served: Served) -> 
     assert response.json()["results"][0]["found"] is True
 
 
-# -- startup -----------------------------------------------------------------------------------------
-def test_refuses_to_start_without_a_key(serving_home, tmp_path) -> None:
-    home = serving_home[0]
-    log = tmp_path / "nokey.log"
-    proc, _ = start_server(server_env(home, tmp_path / "bentoml"), log)
-    try:
-        returncode = proc.wait(timeout=60)
-    finally:
-        stop_server(proc)
-    assert returncode != 0
-    assert "MEMBERWISE_API_KEY is not set" in log.read_text(), log_tail(log)
-
-
+# -- last ----------------------------------------------------------------------------------------------
 def test_server_never_answered_500(served: Served) -> None:
-    # Runs last: every request above (good and bad) was answered without a server error.
+    # Runs after the other modules (file order): no request, good or bad, got a server error.
     assert "status=500" not in served.log.read_text(), log_tail(served.log)
-
-
-def test_load_failure_is_reported_not_served(tmp_path) -> None:
-    empty_home = tmp_path / "home"  # no registered model, no snapshot
-    log = tmp_path / "broken.log"
-    proc, url = start_server(server_env(empty_home, tmp_path / "bentoml", MEMBERWISE_API_KEY="k"), log)
-    try:
-        deadline = time.monotonic() + 60
-        live = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                live = requests.get(f"{url}/livez", timeout=5).status_code
-            except requests.RequestException:
-                live = None
-            if live == 503:
-                break
-            time.sleep(0.25)
-        assert live == 503, log_tail(log)
-        assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
-        response = requests.post(
-            f"{url}/score", json={"member_ids": ["a"]}, headers={"Authorization": "Bearer k"}, timeout=5
-        )
-        assert response.status_code == 503
-        assert "failed to load" in response.json()["error"]
-        assert "no release in" in log.read_text()
-    finally:
-        stop_server(proc)
-
-
-# -- /persona -------------------------------------------------------------------------------------------
-def test_persona_by_ids(served: Served) -> None:
-    snap = served.snapshot
-    buyer = snap[snap["persona"].notna()].iloc[0]
-    lapsed = snap[snap["persona"].isna()].iloc[0]
-    response = served.post("/persona", {"member_ids": [buyer["member_id"], "nobody", lapsed["member_id"]]})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["model_versions"]["personas"] == served.versions["personas"]
-    found, unknown, none = body["results"]
-    table = served.personas.personas_.set_index("persona_id")
-    assert found["found"] and found["persona_id"] == buyer["persona_id"]
-    assert found["persona"] == buyer["persona"]
-    assert found["description"] == table.at[int(buyer["persona_id"]), "description"]
-    assert unknown == {"member_id": "nobody", "found": False, "persona_id": None, "persona": None,
-                       "description": None}  # fmt: skip
-    assert none["found"] and none["persona_id"] is None and "365 days" in none["description"]
-
-
-def test_persona_by_feature_records(served: Served) -> None:
-    features = served.features.head(40)
-    response = served.post("/persona", {"members": feature_records(features)})
-    assert response.status_code == 200, response.text
-    expected = served.personas.assign(features)
-    results = response.json()["results"]
-    assert [r["persona"] for r in results] == expected["persona"].tolist()
-    assert [r["description"] for r in results] == expected["description"].tolist()
-    assert all("found" not in r or r["found"] is None for r in results)
-
-
-def test_persona_needs_exactly_one_input(served: Served) -> None:
-    for body in ({}, {"member_ids": ["a"], "members": [{}]}):
-        response = served.post("/persona", body)
-        assert response.status_code in (400, 422)
-        assert "exactly one" in response.json()["error"]
-
-
-# -- /gap and /allocate ---------------------------------------------------------------------------------
-def test_gap_from_the_kpi_targets_and_with_a_given_target(served: Served) -> None:
-    response = served.post("/gap", {"period": "2026"})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["projected_total"] == pytest.approx(body["actual_to_date"] + body["forecast_rest"])
-    assert body["gap"] == pytest.approx(body["target"] - body["projected_total"])
-    assert body["achievement_rate"] == pytest.approx(body["projected_total"] / body["target"])
-    assert {a["audience"] for a in body["per_audience"]} == {
-        "new_customer", "returning_customer", "new_member", "returning_member"
-    }  # fmt: skip
-    assert sum(a["projected_total"] for a in body["per_audience"]) == pytest.approx(body["projected_total"])
-    assert body["cutoff"] == "2026-11-16" and set(body["model_versions"]) == {"forecast"}
-    easy = served.post("/gap", {"period": "2026", "target": body["projected_total"] * 0.5}).json()
-    hard = served.post("/gap", {"period": "2026", "target": body["projected_total"] * 2}).json()
-    assert easy["p_meet_target"] > 0.95 and hard["p_meet_target"] < 0.05
-    quarter = served.post("/gap", {"period": "2026-Q4", "target": 1_000_000}).json()
-    assert quarter["actual_to_date"] < body["actual_to_date"]
-
-
-def test_gap_errors_name_the_problem(served: Served) -> None:
-    no_target = served.post("/gap", {"period": "2031"})
-    assert no_target.status_code == 422 and "no target for 2031" in no_target.json()["error"]
-    bad = served.post("/gap", {"period": "next year"})
-    assert bad.status_code == 400 and "period" in bad.json()["error"]
-
-
-def test_allocate_within_a_budget(served: Served) -> None:
-    response = served.post("/allocate", {"budget": 20_000})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["status"] == "optimal" and body["mode"] == "max-revenue"
-    spend = sum(row["spend"] for row in body["plan"])
-    assert spend == pytest.approx(body["totals"]["spend"]) and spend <= 20_000 + 1e-6
-    assert body["totals"]["incremental_revenue"] >= body["totals"]["spend"]  # min_roi 1 in strategies.yaml
-    assert body["binding_constraints"] and all(
-        c["name"] in body["shadow_prices"] for c in body["binding_constraints"]
-    )
-    tighter = served.post("/allocate", {"budget": 20_000, "overrides": {"fatigue_k": 1}}).json()
-    assert tighter["totals"]["incremental_revenue"] <= body["totals"]["incremental_revenue"] + 1e-6
-
-
-def test_allocate_close_gap_and_bad_overrides(served: Served) -> None:
-    body = served.post("/allocate", {"mode": "close-gap", "gap_target": 1_000}).json()
-    assert body["status"] == "optimal" and body["totals"]["incremental_revenue"] == pytest.approx(1_000)
-    impossible = served.post("/allocate", {"mode": "close-gap", "gap_target": 1e12}).json()
-    assert (
-        impossible["status"] == "infeasible"
-        and impossible["missing_budget"] is None
-        or impossible["messages"]
-    )
-    bad = served.post("/allocate", {"budget": 1000, "overrides": {"capacities": {"carrier_pigeon": 5}}})
-    assert bad.status_code == 422 and "carrier_pigeon" in bad.json()["error"]
-    missing = served.post("/allocate", {"mode": "max-revenue"})
-    assert missing.status_code == 400 and "budget" in missing.json()["error"]
