@@ -72,3 +72,10 @@ def test_openapi_declares_bearer_auth_and_the_project(served: Served) -> None:
     # What the page's "Try it out" sends once the key is entered under "Authorize":
     response = served.post("/score", {"member_ids": ["nobody"]})
     assert response.status_code == 200
+
+
+def test_planning_inputs_that_overflowed_answer_4xx(served: Served) -> None:
+    tiny = served.post("/gap", {"period": "2026", "target": 1e-300})
+    assert tiny.status_code == 400 and "target" in tiny.json()["error"]
+    bad = served.post("/allocate", {"budget": 1000, "overrides": {"fatigue_k": "abc"}})
+    assert bad.status_code == 422 and "overrides.fatigue_k" in bad.json()["error"]

@@ -4,6 +4,7 @@ bounded metric labels, the OpenAPI document and the pool a request runs on."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -17,7 +18,14 @@ from memberwise.serving.dispatch import BULK, Dispatcher
 from memberwise.serving.middleware import ALLOW_NO_AUTH_ENV, ApiKeyError, api_key, require_api_key
 from memberwise.serving.openapi import SCHEME, ApiDocs
 from memberwise.serving.request_log import BENTOML_REQUEST_LOGGER, ClientErrorsAsWarnings
-from memberwise.serving.schemas import MAX_MAGNITUDE, FeatureRecord, ScoreFeaturesRequest, feature_bounds
+from memberwise.serving.schemas import (
+    MAX_MAGNITUDE,
+    AllocateRequest,
+    FeatureRecord,
+    GapRequest,
+    ScoreFeaturesRequest,
+    feature_bounds,
+)
 from memberwise.settings import Settings
 
 
@@ -209,3 +217,25 @@ def test_small_requests_run_on_the_interactive_pool_and_batches_on_the_bulk_pool
         dispatcher.shutdown()
     pools = [Named.model_validate_json(b).thread.split("_")[0] for b in bodies]
     assert pools == ["memberwise-interactive"] * 2 + ["memberwise-bulk"] * 3
+
+
+# -- planning inputs --------------------------------------------------------------------------------------
+def test_tiny_or_huge_targets_and_budgets_are_rejected_by_name() -> None:
+    for body, field in [
+        ({"period": "2026", "target": 1e-300}, "target"),
+        ({"period": "2026", "target": 1e13}, "target"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            GapRequest.model_validate(body)
+        assert [e["loc"][-1] for e in caught.value.errors()] == [field]
+    with pytest.raises(ValidationError):
+        AllocateRequest.model_validate({"budget": 1e308})
+
+
+def test_bad_overrides_answer_422_naming_the_override() -> None:
+    from memberwise.config.budget import BudgetOverrides
+    from memberwise.serving.service import _planning_answer
+
+    response = _planning_answer(lambda: BudgetOverrides.model_validate({"fatigue_k": "abc"}))
+    assert response.status_code == 422
+    assert "overrides.fatigue_k" in json.loads(response.body)["error"]

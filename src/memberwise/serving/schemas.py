@@ -231,7 +231,9 @@ class GapRequest(_Request):
     period: Annotated[str, Field(strict=True, pattern=r"^\d{4}(-[QqHh][1-4])?$", max_length=7)] = Field(
         description="A year (2026), quarter (2026-Q3) or half (2026-H2)."
     )
-    target: Number | None = Field(None, gt=0, description="Revenue target (default: the kpi_targets row).")
+    target: Number | None = Field(
+        None, ge=1, description="Revenue target, at least 1 (default: the kpi_targets row)."
+    )  # a tiny target once made achievement_rate overflow to inf (500)
 
 
 class AudienceGap(BaseModel):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import bentoml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from memberwise import release
@@ -257,7 +257,11 @@ def _planning_answer(answer: Callable[[], BaseModel]) -> BaseModel | Response:
         return answer()
     except PlanningUnavailable as err:
         return error_response(503, str(err))
-    except (MemberwiseError, ValueError) as err:  # no target, bad overrides
+    except ValidationError as err:  # overrides that do not fit the budget constraints
+        detail = err.errors(include_context=False, include_input=False, include_url=False)
+        fields = ", ".join("overrides." + ".".join(str(x) for x in e["loc"]) for e in detail[:5])
+        return error_response(422, f"invalid overrides: {fields}", [dict(e) for e in detail])
+    except (MemberwiseError, ValueError) as err:  # no target, infeasible inputs
         return error_response(422, str(err).splitlines()[0])
 
 
