@@ -45,11 +45,12 @@ lint: $(BIN)/memberwise
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring; training time; the 10k-cell LP
+bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring; training time; the 10k-cell LP; mixed-load serving
 	$(BIN)/python benchmarks/bench_allocator.py
 	$(BIN)/python benchmarks/bench_unify_features.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_serving_mixed.py
 
 serve: $(BIN)/memberwise  ## the score/select API on 127.0.0.1:3000 (after `make demo`)
 	$(BIN)/memberwise serve
