@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from memberwise import release
-from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, RetrainConfig
+from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, RetrainConfig, WindowsConfig
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.modeling.evaluation import expected_calibration_error
@@ -29,7 +29,10 @@ from memberwise.settings import Settings
 from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
 
 AS_OF = date(2026, 11, 16)
-FAST = PropensityConfig(optuna=OptunaConfig(trials=6, timeout_seconds=120))
+# One LightGBM thread (a busy 2-core CI machine), two older windows: the tournament at test size.
+FAST = PropensityConfig(
+    threads=1, windows=WindowsConfig(training=2), optuna=OptunaConfig(trials=4, timeout_seconds=120)
+)
 FAST_RETRAIN = RetrainConfig(propensity=FAST)
 
 

@@ -33,10 +33,10 @@ class SplitConfig(StrictModel):
 class WindowsConfig(StrictModel):
     """The older labelled windows the propensity model trains on (the newest complete one validates)."""
 
-    training: int = Field(4, ge=1, le=24, description="How many older windows to stack")
+    training: int = Field(3, ge=1, le=24, description="How many older windows to stack")
     step_days: int | None = Field(None, ge=7, description="Days between cutoffs (default max(28, horizon/2))")
     min_history_days: int = Field(90, ge=0, description="Data a window's cutoff needs before it")
-    max_train_rows: int = Field(2_000_000, ge=1_000, description="Member-windows fitted on (a seeded sample)")
+    max_train_rows: int = Field(1_000_000, ge=1_000, description="Member-windows fitted on (a seeded sample)")
 
 
 class OptunaConfig(StrictModel):
