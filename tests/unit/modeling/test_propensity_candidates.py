@@ -31,7 +31,8 @@ def members(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     tenure = rng.uniform(60, 900, n)
     orders = rng.poisson(tenure / 120) + 1
-    last = np.where(orders == 1, tenure, np.minimum(rng.exponential(120, n), tenure))  # one order: first = last
+    last = np.minimum(rng.exponential(120, n), tenure)
+    last = np.where(orders == 1, tenure, last)  # one order: the first is the last
     never = rng.random(n) < 0.1
     truth = 1 / (1 + np.exp(-(0.8 + 0.25 * np.log1p(orders) - last / 90)))
     frame = pd.DataFrame(
