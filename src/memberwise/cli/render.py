@@ -103,6 +103,20 @@ def print_gap(result: GapResult) -> None:
         f"{result.forecast_rest:,.0f} = projected {result.projected_total:,.0f} "
         f"({result.achievement_rate:.1%}); gap {result.gap:,.0f}; P(meet target) {result.p_meet_target:.0%}"
     )
+    columns = [c for c in ("audience", "actual_to_date", "forecast_rest", "forecast_rest_q10",
+                           "forecast_rest_q90", "model") if c in result.per_audience.columns]  # fmt: skip
+    table = result.per_audience[columns]
+    table = table.assign(**table.select_dtypes("number").round(0)).rename(
+        columns={"actual_to_date": "actual", "forecast_rest": "forecast", "forecast_rest_q10": "q10",
+                 "forecast_rest_q90": "q90"}
+    )  # fmt: skip
+    show(table, "per audience: actual to date + forecast for the rest (80% interval), and its model")
+    if result.weekly is not None and not result.weekly.empty:
+        ahead = result.weekly.groupby("week")[["q10", "q50", "q90"]].sum().head(8).round(0).reset_index()
+        show(
+            ahead.assign(week=pd.to_datetime(ahead["week"]).dt.date),
+            "forecast: the next weeks, all audiences",
+        )
 
 
 def print_allocation(allocation: Allocation) -> None:
