@@ -24,7 +24,7 @@ _PHRASES: dict[str, Callable[[Any], str]] = {
     ),
     "days_since_first_purchase": lambda v: f"customer for {v:.0f} days",
     "days_since_last_interaction": lambda v: f"last engaged {v:.0f} days ago",
-    "orders_total": lambda v: "never bought" if v == 0 else f"{v:.0f} orders in total",
+    "orders_total": lambda v: "never bought" if v == 0 else f"{v:.0f} order{'' if v == 1 else 's'} in total",
     "avg_order_value": lambda v: f"average order {v:,.0f}",
     "tenure_days": lambda v: f"known for {v:.0f} days",
     "bgnbd_p_alive": lambda v: f"{v:.0%} likely still active",
