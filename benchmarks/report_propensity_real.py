@@ -55,7 +55,7 @@ def main() -> None:
         started = time.perf_counter()
         trained = train_propensity(prepared.warehouse, CUTOFF + timedelta(days=HORIZON), cfg, settings)
         seconds = time.perf_counter() - started
-        split = split_of(trained.window, cfg)
+        split = split_of(trained.window)
         plain = plain_lightgbm(split, cfg)
     outcome, metrics = trained.outcome, trained.metrics
     assert outcome is not None

@@ -159,12 +159,11 @@ def _lightgbm(
     )
 
 
-def split_of(window: LabelledWindow, cfg: PropensityConfig) -> tournament.Split:
-    """The tournament's rows: training windows (sampled to `max_train_rows`) and the validation halves."""
-    rows, seed = cfg.windows.max_train_rows, cfg.optuna.seed
+def split_of(window: LabelledWindow) -> tournament.Split:
+    """The tournament's rows: the training windows' two parts and the validation window's halves."""
     return tournament.Split(
-        train=sample_rows(*window.take("train"), rows, seed),
-        early_stop=sample_rows(*window.take("early_stop"), rows, seed),
+        train=window.take("train"),
+        early_stop=window.take("early_stop"),
         calibration=window.take("calibration"),
         holdout=window.take("holdout"),
     )
@@ -229,7 +228,7 @@ def train_propensity(
         mlflow.log_metrics({**counts, "positive_rate_train": float(window.take("train")[1].mean())})
         best = tune(window, cfg, progress)
         mlflow.log_params({f"best_{k}": v for k, v in best.items()})
-        split = split_of(window, cfg)
+        split = split_of(window)
         lightgbm = _lightgbm(best, cfg, spec, cfg.use_bgnbd_features).fit(*split.train, *split.early_stop)
         outcome = tournament.run(
             split,

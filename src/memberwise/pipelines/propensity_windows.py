@@ -103,8 +103,14 @@ def labelled_window(
     start = wh.scalar("SELECT min(ordered_at) FROM orders")
     data_start = pd.Timestamp(start).date() if start is not None else None
     frames, labels, parts, cutoffs = [], [], [], []
-    for cutoff in reversed(training_cutoffs(latest.validation_cutoff, spec, windows, data_start)):
+    older = training_cutoffs(latest.validation_cutoff, spec, windows, data_start)
+    # A big brand keeps a seeded share of each older window, so the stack stays within max_train_rows.
+    share = min(1.0, windows.max_train_rows / max(len(latest.features) * len(older), 1))
+    for number, cutoff in enumerate(reversed(older)):
         features, y = _one_window(wh, cutoff, spec)
+        if share < 1.0:
+            keep = np.random.default_rng(number).random(len(features)) < share
+            features, y = features[keep].reset_index(drop=True), y[keep]
         unit = member_unit(features["member_id"])
         frames.append(features)
         labels.append(y)
