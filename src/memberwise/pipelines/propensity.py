@@ -28,13 +28,16 @@ from sklearn.metrics import roc_auc_score
 
 from memberwise.config import PropensityConfig, SearchSpaceConfig
 from memberwise.feature_spec import FeatureSpec
+from memberwise.modeling.baselines import BGNBD
 from memberwise.modeling.propensity import (
+    BGNBDScorer,
     LightGBMScorer,
     PropensityModel,
     PropensityPyfunc,
     model_input,
     tournament,
 )
+from memberwise.modeling.propensity.candidates import fit_bgnbd
 from memberwise.pipelines.propensity_report import log_tournament
 from memberwise.pipelines.propensity_windows import (
     LabelledWindow,
@@ -112,12 +115,13 @@ def tune(window: LabelledWindow, cfg: PropensityConfig, progress: bool = False) 
     """
     train, y_train = sample_rows(*window.take("train"), cfg.optuna.tune_rows, cfg.optuna.seed)
     early, y_early = sample_rows(*window.take("early_stop"), cfg.optuna.tune_rows, cfg.optuna.seed)
+    shared = fit_bgnbd(train) if cfg.use_bgnbd_features else None  # one BG/NBD fit for every trial
 
     def objective(trial: optuna.Trial) -> float:
         params = search_space(trial, cfg.search_space)
         with child_run(f"trial-{trial.number:03d}", kind="optuna-trial"):
             mlflow.log_params(params)
-            scorer = _lightgbm(params, cfg, window.spec, cfg.use_bgnbd_features)
+            scorer = _lightgbm(params, cfg, window.spec, cfg.use_bgnbd_features, shared)
             try:
                 scorer.fit(train, y_train, early, y_early, callbacks=[_pruning_callback(trial)])
             except optuna.TrialPruned:
@@ -147,7 +151,11 @@ def tune(window: LabelledWindow, cfg: PropensityConfig, progress: bool = False) 
 
 
 def _lightgbm(
-    params: dict[str, Any], cfg: PropensityConfig, spec: FeatureSpec, use_bgnbd: bool
+    params: dict[str, Any],
+    cfg: PropensityConfig,
+    spec: FeatureSpec,
+    use_bgnbd: bool,
+    bgnbd: BGNBD | None = None,
 ) -> LightGBMScorer:
     return LightGBMScorer(
         {**params, "num_threads": cfg.threads},
@@ -156,6 +164,7 @@ def _lightgbm(
         max_rounds=cfg.search_space.max_rounds,
         early_stopping_rounds=cfg.optuna.early_stopping_rounds,
         seed=cfg.optuna.seed,
+        bgnbd=bgnbd,
     )
 
 
@@ -229,10 +238,13 @@ def train_propensity(
         best = tune(window, cfg, progress)
         mlflow.log_params({f"best_{k}": v for k, v in best.items()})
         split = split_of(window)
-        lightgbm = _lightgbm(best, cfg, spec, cfg.use_bgnbd_features).fit(*split.train, *split.early_stop)
+        bgnbd = BGNBDScorer(spec.horizon_days).fit(split.train[0])  # the candidate, baseline and feature
+        lightgbm = _lightgbm(best, cfg, spec, cfg.use_bgnbd_features, bgnbd.bgnbd_)
+        lightgbm.fit(*split.train, *split.early_stop)
         outcome = tournament.run(
             split,
             lightgbm,
+            bgnbd,
             spec,
             cfg.candidates,
             cfg.calibration,
@@ -241,9 +253,8 @@ def train_propensity(
             cfg.tie_logloss,
             cfg.calibration_max_ece,
         )
-        metrics = log_tournament(outcome, split, cfg.threshold, spec.horizon_days)
-        raw_auc = float(roc_auc_score(split.holdout[1], lightgbm.predict_raw(split.holdout[0])))
-        effect = _bgnbd_feature_effect(best, cfg, split, spec, raw_auc)
+        metrics = log_tournament(outcome, split, cfg.threshold, bgnbd)
+        effect = _bgnbd_feature_effect(best, cfg, split, spec, lightgbm)
         effect["best_iteration"] = float(lightgbm.booster_.best_iteration)
         mlflow.log_metrics(effect)
         metrics.update(effect)
@@ -284,15 +295,28 @@ def _run_params(cfg: PropensityConfig, window: LabelledWindow) -> dict[str, obje
 
 
 def _bgnbd_feature_effect(
-    params: dict[str, Any], cfg: PropensityConfig, split: tournament.Split, spec: FeatureSpec, auc: float
+    params: dict[str, Any],
+    cfg: PropensityConfig,
+    split: tournament.Split,
+    spec: FeatureSpec,
+    fitted: LightGBMScorer,
 ) -> dict[str, float]:
-    """Refit LightGBM with the BG/NBD features toggled, to report whether they help (holdout raw AUC)."""
-    holdout, y_holdout = split.holdout
-    other = _lightgbm(params, cfg, spec, not cfg.use_bgnbd_features).fit(*split.train, *split.early_stop)
-    other_auc = float(roc_auc_score(y_holdout, other.predict_raw(holdout)))
-    with_bgnbd, without = (auc, other_auc) if cfg.use_bgnbd_features else (other_auc, auc)
+    """LightGBM with and without the BG/NBD features, compared on the holdout half (raw AUC).
+
+    A big brand refits both on the tuning sample (`optuna.tune_rows`) rather than everyone: it is a
+    diagnostic, not the served model. A small brand reuses the fitted model for its own variant.
+    """
+    holdout, y = split.holdout
+    train = sample_rows(*split.train, cfg.optuna.tune_rows, cfg.optuna.seed)
+    early = sample_rows(*split.early_stop, cfg.optuna.tune_rows, cfg.optuna.seed)
+    sampled = len(train[1]) < len(split.train[1])
+    auc = {}
+    for use in (True, False):
+        reuse = use == fitted.use_bgnbd and not sampled
+        model = fitted if reuse else _lightgbm(params, cfg, spec, use).fit(*train, *early)
+        auc[use] = float(roc_auc_score(y, model.predict_raw(holdout)))
     return {
-        "val_auc_with_bgnbd": with_bgnbd,
-        "val_auc_without_bgnbd": without,
-        "bgnbd_feature_auc_gain": with_bgnbd - without,
+        "val_auc_with_bgnbd": auc[True],
+        "val_auc_without_bgnbd": auc[False],
+        "bgnbd_feature_auc_gain": auc[True] - auc[False],
     }

@@ -34,14 +34,13 @@ def candidate_metrics(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def baselines(split: Split, horizon_days: int) -> dict[str, np.ndarray]:
+def baselines(split: Split, bgnbd: BGNBDScorer) -> dict[str, np.ndarray]:
     """The classic scores on the validation window: the RFM heuristic and BG/NBD (fitted on training rows)."""
     validation, _ = split.validation()
-    bgnbd = BGNBDScorer(horizon_days).fit(split.train[0])
     return {"RFM score": rfm_score(validation).to_numpy(), "BG/NBD": bgnbd.predict_raw(validation)}
 
 
-def log_tournament(outcome: Outcome, split: Split, threshold: float, horizon_days: int) -> dict[str, float]:
+def log_tournament(outcome: Outcome, split: Split, threshold: float, bgnbd: BGNBDScorer) -> dict[str, float]:
     """Log the candidates and the champion's evidence; return the metrics (also logged)."""
     y = outcome.labels
     champion = outcome.models[outcome.champion]
@@ -49,7 +48,7 @@ def log_tournament(outcome: Outcome, split: Split, threshold: float, horizon_day
     metrics = evaluation.classification_metrics(y, probability, threshold=threshold)
     row = outcome.table.set_index("candidate").loc[outcome.champion]
     metrics["val_auc"] = float(row["auc"])  # the served ranking's AUC (cross-fitting two maps blurs it)
-    classic = baselines(split, horizon_days)
+    classic = baselines(split, bgnbd)
     metrics["baseline_rfm_auc"] = float(roc_auc_score(y, classic["RFM score"]))
     metrics["baseline_bgnbd_auc"] = float(roc_auc_score(y, classic["BG/NBD"]))
     metrics["holdout_base_rate"] = float(np.mean(y))

@@ -50,12 +50,13 @@ class BGNBDScorer:
     use_bgnbd = False
     feature_names_: ClassVar[list[str]] = list(BGNBD_COLUMNS)
 
-    def __init__(self, horizon_days: int = 90) -> None:
+    def __init__(self, horizon_days: int = 90, bgnbd: BGNBD | None = None) -> None:
         self.horizon_days = horizon_days
+        self.bgnbd = bgnbd  # already fitted on the same rows (one fit shared by every user of BG/NBD)
 
     def fit(self, features: pd.DataFrame, y: np.ndarray | None = None) -> BGNBDScorer:
         """Fit the population parameters; the typical member (medians) is the reasons' reference."""
-        self.bgnbd_ = fit_bgnbd(features)
+        self.bgnbd_ = self.bgnbd or fit_bgnbd(features)
         self.typical_ = features[list(BGNBD_COLUMNS)].astype("float64").median().fillna(0.0)
         return self
 
@@ -188,9 +189,11 @@ class LightGBMScorer:
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
         seed: int = 0,
+        bgnbd: BGNBD | None = None,
     ) -> None:
         self.params = params or {}
         self.use_bgnbd = use_bgnbd
+        self.bgnbd = bgnbd  # already fitted on the training rows (Optuna trials share one fit)
         self.horizon_days = horizon_days
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
@@ -243,7 +246,7 @@ class LightGBMScorer:
     ) -> LightGBMScorer:
         """Fit on (features, y), early-stopped on the AUC of the validation members."""
         if self.use_bgnbd:
-            self.bgnbd_ = fit_bgnbd(features)
+            self.bgnbd_ = self.bgnbd or fit_bgnbd(features)
         train, held = self.design_matrix(features), self.design_matrix(valid)
         params = {
             "objective": "binary",

@@ -60,11 +60,11 @@ class Outcome:
     eligible: list[str] = field(default_factory=list)
 
 
-def fit_scorers(split: Split, lightgbm: Any, names: tuple[str, ...], horizon_days: int) -> dict[str, Any]:
-    """The fitted candidate scorers (`lightgbm` arrives fitted: it was tuned by the pipeline)."""
+def fit_scorers(split: Split, lightgbm: Any, bgnbd: BGNBDScorer, names: tuple[str, ...]) -> dict[str, Any]:
+    """The fitted candidate scorers (`lightgbm` and `bgnbd` arrive fitted on the training rows)."""
     train, y = split.train
     early, y_early = split.early_stop
-    scorers: dict[str, Any] = {"bgnbd": BGNBDScorer(horizon_days).fit(train)}
+    scorers: dict[str, Any] = {"bgnbd": bgnbd}
     scorers["rfm_logistic"] = RFMLogistic().fit(train, y, early, y_early)
     scorers["lightgbm"] = lightgbm
     if "blend" in names:
@@ -162,6 +162,7 @@ def pick(
 def run(
     split: Split,
     lightgbm: Any,
+    bgnbd: BGNBDScorer,
     spec: FeatureSpec,
     names: tuple[str, ...],
     calibration_method: str,
@@ -171,7 +172,7 @@ def run(
     calibration_max_ece: float = 0.03,
 ) -> Outcome:
     """Fit, calibrate and measure every candidate; pick the champion (`max_ece`: the gate's rule)."""
-    scorers = fit_scorers(split, lightgbm, names, spec.horizon_days)
+    scorers = fit_scorers(split, lightgbm, bgnbd, names)
     models, probability, tables = calibrate(scorers, split, spec, calibration_method, calibration_max_ece)
     validation, y = split.validation()
     rows = [measure(name, model, probability[name], validation, y) for name, model in models.items()]
