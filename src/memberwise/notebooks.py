@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from memberwise.config import OptunaConfig, RetrainConfig, load_retrain_config
 from memberwise import release
+from memberwise.config import OptunaConfig, RetrainConfig, load_retrain_config
 from memberwise.settings import Settings
 
 DEMO_SNAPSHOT = date(2026, 11, 15)
