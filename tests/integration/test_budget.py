@@ -125,7 +125,7 @@ def test_allocate_logs_a_run_and_respects_fatigue(prepared, settings: Settings, 
     assert artifacts == {"figures/spend_by_audience_strategy.png", "figures/marginal_value_of_budget.png"}
     tables = {a.path for a in client.list_artifacts(run.run_id, "tables")}
     assert {"tables/responses.csv", "tables/plan.csv", "tables/shadow_prices.csv"} <= tables
-    assert run.curve["incremental_revenue"].is_monotonic_increasing
+    assert (run.curve["incremental_revenue"].diff().dropna() >= -1e-6).all()  # up to the LP's tolerance
 
 
 def test_close_gap_and_overrides(prepared, settings: Settings) -> None:  # noqa: ANN001
