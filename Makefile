@@ -34,7 +34,7 @@ test: $(BIN)/memberwise  ## lint + types + every test, slow end-to-end ones incl
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
-	$(BIN)/pytest -m "slow or not slow"
+	$(BIN)/pytest -m "slow or not slow or spark"
 	MEMBERWISE_HOME=$$(mktemp -d) $(BIN)/pytest --nbmake notebooks -p no:cacheprovider
 
 test-fast: $(BIN)/memberwise  ## the quick loop: skips tests marked slow
