@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from memberwise.data.demo.campaigns import plan_campaigns
 from memberwise.data.demo.chunk import generate_chunk
@@ -15,7 +13,7 @@ from memberwise.data.demo.config import DemoConfig
 from memberwise.data.demo.dirty import add_dirty_rows
 from memberwise.data.demo.loyalty import kpi_targets, loyalty_cards
 from memberwise.data.demo.people import Season, sample_people
-from memberwise.data.demo.truth import write_truth
+from memberwise.data.demo.truth import TRUTH_SCHEMAS, write_truth
 from memberwise.data.demo.writer import TableWriter
 from memberwise.progress import track
 
@@ -35,10 +33,7 @@ def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, ob
     hub_phones = np.char.mod("%016x", rng.integers(0, 2**62, max(2, cfg.members // 5000)))
     chunk_tables = ("accounts", "orders", "interactions", "campaign_touches")
     writers = {t: TableWriter(out, t, cfg.file_format) for t in chunk_tables if t in params.tables}
-    person_schema = pa.schema(
-        [("channel", pa.string()), ("account_id", pa.string()), ("person_id", pa.string())]
-    )
-    account_person = pq.ParquetWriter(truth_dir / "account_person.parquet", person_schema)
+    account_person = TableWriter(truth_dir, "account_person", "parquet", TRUTH_SCHEMAS["account_person"])
     spend_last_year, spend_total = np.zeros(cfg.members), np.zeros(cfg.members)
     bought_before, bought_after = np.zeros(cfg.members, bool), np.zeros(cfg.members, bool)
     revenue_by_year: dict[int, float] = {}
@@ -57,9 +52,7 @@ def generate(cfg: DemoConfig, out: Path, progress: bool = False) -> dict[str, ob
         }
         for table, writer in writers.items():
             writer.write(frames[table])
-        account_person.write_table(
-            pa.Table.from_pandas(chunk.account_person, schema=person_schema, preserve_index=False)
-        )
+        account_person.write(chunk.account_person)
         spend_last_year[rows], spend_total[rows] = chunk.spend_last_year, chunk.spend_total
         bought_before[rows], bought_after[rows] = chunk.bought_before, chunk.bought_after
         for year, revenue in chunk.revenue_by_year.items():

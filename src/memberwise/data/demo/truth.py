@@ -6,12 +6,38 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from memberwise.data.demo.accounts import person_labels
 from memberwise.data.demo.brand import PERSONAS, REFUND_P
 from memberwise.data.demo.campaigns import uplift_table
 from memberwise.data.demo.config import SECONDS_PER_DAY, DemoConfig
 from memberwise.data.demo.people import People, Season, seconds
+from memberwise.data.demo.writer import TableWriter
+
+TRUTH_SCHEMAS = {  # the truth files written a chunk of people at a time
+    "people": pa.schema(
+        [
+            ("person_id", pa.string()),
+            ("persona", pa.string()),
+            ("acquired_at", pa.timestamp("s")),
+            ("lapses_at", pa.timestamp("s")),
+            ("rate_per_year", pa.float64()),
+            ("enrolled_at", pa.timestamp("s")),
+        ]
+    ),
+    "purchase_probability": pa.schema(
+        [
+            ("person_id", pa.string()),
+            ("as_of", pa.timestamp("s")),
+            ("horizon_days", pa.int64()),
+            ("p_buy", pa.float64()),
+        ]
+    ),
+    "account_person": pa.schema(
+        [("channel", pa.string()), ("account_id", pa.string()), ("person_id", pa.string())]
+    ),
+}
 
 
 def true_purchase_probability(
@@ -25,8 +51,10 @@ def true_purchase_probability(
     start = pd.Timestamp(as_of)
     known = people[people["acquired_at"] < start]
     weeks = season.pivot(index="week_start", columns="persona", values="multiplier")[list(PERSONAS)]
-    week_start = seconds(weeks.index.to_numpy())
     t0 = seconds(np.array([start.to_datetime64()]))[0]
+    week_start = seconds(weeks.index.to_numpy())
+    in_horizon = (week_start + 7 * SECONDS_PER_DAY > t0) & (week_start < t0 + horizon_days * SECONDS_PER_DAY)
+    weeks, week_start = weeks[in_horizon], week_start[in_horizon]  # other weeks overlap nothing
     t1 = np.minimum(t0 + horizon_days * SECONDS_PER_DAY, seconds(known["lapses_at"].to_numpy()))
     overlap = np.clip(
         np.minimum(t1[:, None], week_start[None, :] + 7 * SECONDS_PER_DAY)
@@ -51,17 +79,11 @@ def true_purchase_probability(
 def write_truth(
     cfg: DemoConfig, truth_dir: Path, people: People, season: Season, hub_phones: np.ndarray
 ) -> None:
-    """People, season, true purchase probabilities, true uplift and the hub phones, as Parquet."""
-    person_table = pd.DataFrame(
-        {
-            "person_id": person_labels(np.arange(len(people))),
-            "persona": np.array(PERSONAS)[people.persona],
-            "acquired_at": people.acquired_at,
-            "lapses_at": np.minimum(people.lapses_at, np.datetime64("2200-01-01", "s")),
-            "rate_per_year": people.rate,
-            "enrolled_at": people.enrolled_at,
-        }
-    )
+    """People, season, true purchase probabilities, true uplift and the hub phones, as Parquet.
+
+    People and their probabilities are written a chunk of people at a time (row groups), so a 10M-member
+    brand never holds a [people, weeks] matrix or a whole people frame.
+    """
     season_table = pd.DataFrame(
         {
             "week_start": np.repeat(season.week_start, len(PERSONAS)).astype("datetime64[s]"),
@@ -69,11 +91,30 @@ def write_truth(
             "multiplier": season.multiplier.ravel(),
         }
     )
-    person_table.to_parquet(truth_dir / "people.parquet", index=False)
     season_table.to_parquet(truth_dir / "season.parquet", index=False)
-    true_purchase_probability(person_table, season_table, cfg.truth_as_of, cfg.truth_horizon_days).to_parquet(
-        truth_dir / "purchase_probability.parquet", index=False
-    )
+    sinks = {
+        name: TableWriter(truth_dir, name, "parquet", TRUTH_SCHEMAS[name])
+        for name in ("people", "purchase_probability")
+    }
+    for first in range(0, len(people), cfg.chunk_people):
+        rows = slice(first, min(first + cfg.chunk_people, len(people)))
+        chunk = people.take(rows)
+        person_table = pd.DataFrame(
+            {
+                "person_id": person_labels(np.arange(rows.start, rows.stop)),
+                "persona": np.array(PERSONAS)[chunk.persona],
+                "acquired_at": chunk.acquired_at,
+                "lapses_at": np.minimum(chunk.lapses_at, np.datetime64("2200-01-01", "s")),
+                "rate_per_year": chunk.rate,
+                "enrolled_at": chunk.enrolled_at,
+            }
+        )
+        sinks["people"].write(person_table)
+        sinks["purchase_probability"].write(
+            true_purchase_probability(person_table, season_table, cfg.truth_as_of, cfg.truth_horizon_days)
+        )
+    for sink in sinks.values():
+        sink.close()
     uplift_table().to_parquet(truth_dir / "uplift.parquet", index=False)
     pd.DataFrame({"identifier_type": "phone_hash", "identifier": hub_phones}).to_parquet(
         truth_dir / "hubs.parquet", index=False

@@ -26,11 +26,14 @@ def arrow_schema(table: str) -> pa.Schema:
 
 
 class TableWriter:
-    """Appends chunks of one table to `<out>/<table>.<fmt>` without holding the table in memory."""
+    """Appends chunks of one table to `<out>/<table>.<fmt>` without holding the table in memory.
 
-    def __init__(self, out: Path, table: str, file_format: str) -> None:
+    The schema is the contract table's, or `schema` for a table outside the contract (the truth files).
+    """
+
+    def __init__(self, out: Path, table: str, file_format: str, schema: pa.Schema | None = None) -> None:
         self.path = out / f"{table}.{file_format}"
-        self.schema = arrow_schema(table)
+        self.schema = schema if schema is not None else arrow_schema(table)
         self.file_format = file_format
         self.rows = 0
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
