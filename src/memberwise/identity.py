@@ -5,6 +5,9 @@ identifier shared by more accounts than `max_accounts_per_identifier` (a store's
 the till, a test card) is a hub: it links nothing and is reported. Accounts seen only in orders,
 interactions or touches (absent from `accounts`) become identifier-less guest accounts, so their
 events are kept.
+
+Everything is SQL through the warehouse API, so it runs unchanged on DuckDB and Spark; only the
+component labelling is the engine's own (scipy in process, large-star/small-star on Spark).
 """
 
 from __future__ import annotations
@@ -12,133 +15,147 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse
 
 STRONG_IDENTIFIERS = ("phone_hash", "unionid", "member_card")
 PROFILE_FIELDS = ("gender", "birth_year", "province", "city")
 DEFAULT_MAX_ACCOUNTS_PER_IDENTIFIER = 20
+MEMBER_COLUMNS = (
+    "member_id", "is_member", "first_seen_at", "registration_channel", "n_accounts", *PROFILE_FIELDS,
+    "member_card", "enrolled_at", "tier", "points_balance",
+)  # fmt: skip
+MEMBER_MAP_SQL = "SELECT channel, account_id, member_id FROM member_map ORDER BY channel, account_id"
+MEMBERS_SQL = f"SELECT {', '.join(MEMBER_COLUMNS)} FROM members ORDER BY member_id"
+
+# Account order for "most recent" (no registered_at = oldest) and "first registered" (no registered_at =
+# latest); channel and account id break ties so results never depend on row order or engine.
+NEWEST_ACCOUNT = "(coalesce(registered_at, TIMESTAMP '1900-01-01'), channel, account_id)"
+FIRST_REGISTERED = "(coalesce(registered_at, TIMESTAMP '2200-01-01'), channel, account_id)"
+LATEST_CARD = "(l.enrolled_at, l.member_card)"
+
+
+def profile_aggregates() -> str:
+    """Per member over its account rows: first registration channel, latest non-null profile values.
+
+    FILTER, because Spark's max_by keeps NULL values where DuckDB's arg_max skips them.
+    """
+    latest = ",\n".join(
+        f"arg_max({f}, {NEWEST_ACCOUNT}) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS
+    )
+    return f"arg_min(channel, {FIRST_REGISTERED}) AS registration_channel,\n{latest}"
 
 
 @dataclass
 class IdentityResult:
     """Handle on the unified members in the warehouse, and the hub identifiers left out of linking."""
 
-    warehouse: Warehouse
+    warehouse: SqlWarehouse
     hubs: pd.DataFrame  # identifier_type, identifier, accounts
 
     @cached_property
     def member_map(self) -> pd.DataFrame:
         """channel, account_id -> member_id (fetched on first use: it has a row per account)."""
-        return self.warehouse.df(
-            "SELECT channel, account_id, member_id FROM member_map ORDER BY channel, account_id"
-        )
+        return self.warehouse.df(MEMBER_MAP_SQL)
 
     @cached_property
     def members(self) -> pd.DataFrame:
         """The merged member profiles, one row per member."""
-        return self.warehouse.df("SELECT * EXCLUDE (member_key) FROM members ORDER BY member_id")
+        return self.warehouse.df(MEMBERS_SQL)
 
     def count(self, table: str) -> int:
         """Rows in `member_map` (accounts) or `members`, without fetching them."""
         return int(self.warehouse.scalar(f"SELECT count(*) FROM {table}"))  # type: ignore[call-overload]
 
 
-def _number_accounts(wh: Warehouse) -> None:
+def _number_accounts(wh: SqlWarehouse) -> None:
     """Table `account_index`: every account, guests from events included, numbered in key order."""
     orphans = "\n            UNION\n            ".join(
         f"SELECT channel, account_id FROM {table} ANTI JOIN accounts USING (channel, account_id)"
         for table in ("orders", "interactions", "campaign_touches")
     )
-    wh.con.execute(
+    none = ", ".join(f"CAST(NULL AS VARCHAR) AS {kind}" for kind in STRONG_IDENTIFIERS)
+    wh.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE account_index AS
+        CREATE OR REPLACE TABLE account_index AS
         WITH everyone AS (
-            SELECT channel, account_id, phone_hash, unionid, member_card FROM accounts
+            SELECT channel, account_id, {", ".join(STRONG_IDENTIFIERS)} FROM accounts
             UNION ALL
-            SELECT channel, account_id, NULL, NULL, NULL FROM ({orphans})
+            SELECT channel, account_id, {none} FROM ({orphans}) AS guests
         )
-        SELECT CAST(row_number() OVER (ORDER BY channel, account_id) - 1 AS BIGINT) AS idx, *
+        SELECT CAST(row_number() OVER (ORDER BY channel, account_id) - 1 AS BIGINT) AS idx,
+               channel, account_id, {", ".join(STRONG_IDENTIFIERS)}
         FROM everyone
         """
     )
 
 
-def _identifier_edges(wh: Warehouse, max_accounts_per_identifier: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Links (account idx, identifier node) through identifiers on 2+ accounts, and the hubs left out."""
-    edges = "\n        UNION ALL ".join(
+def _identifier_use(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.DataFrame:
+    """Table `identifier_use`: each account's identifiers, how many accounts share each, the first.
+
+    Returns the hubs, which link nothing.
+    """
+    uses = "\n            UNION ALL ".join(
         f"SELECT idx, '{kind}' AS identifier_type, {kind} AS identifier FROM account_index "
         f"WHERE {kind} IS NOT NULL"
         for kind in STRONG_IDENTIFIERS
     )
-    wh.con.execute(
+    wh.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE identifier_use AS
-        WITH edges AS (SELECT DISTINCT * FROM ({edges}))
-        SELECT *, count(*) OVER (PARTITION BY identifier_type, identifier) AS accounts FROM edges
+        CREATE OR REPLACE TABLE identifier_use AS
+        SELECT idx, identifier_type, identifier,
+               count(*) OVER (PARTITION BY identifier_type, identifier) AS accounts,
+               min(idx) OVER (PARTITION BY identifier_type, identifier) AS first_idx
+        FROM ({uses}) AS uses
         """
     )
-    hubs = wh.df(
-        """
-        SELECT identifier_type, identifier, any_value(accounts) AS accounts
-        FROM identifier_use WHERE accounts > ?
+    return wh.df(
+        f"""
+        SELECT identifier_type, identifier, min(accounts) AS accounts
+        FROM identifier_use WHERE accounts > {int(max_accounts_per_identifier)}
         GROUP BY identifier_type, identifier ORDER BY accounts DESC, identifier_type, identifier
-        """,
-        [max_accounts_per_identifier],
-    )
-    links = wh.df(
         """
-        SELECT idx, dense_rank() OVER (ORDER BY identifier_type, identifier) - 1 AS node
-        FROM identifier_use WHERE accounts BETWEEN 2 AND ?
-        """,
-        [max_accounts_per_identifier],
     )
-    return links, hubs
 
 
-def link_accounts(wh: Warehouse, max_accounts_per_identifier: int) -> pd.DataFrame:
+def link_accounts(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.DataFrame:
     """Create `member_map` (channel, account_id, member_id, member_key); return the hub identifiers.
 
+    Each account sharing a (non-hub) identifier is linked to the identifier's first account, so the
+    graph has accounts only; its components are labelled by their smallest account index.
     `member_key` is a dense integer per member for fast joins inside the warehouse; `member_id` is the
     public id: `m_` + a hash of the member's smallest `channel:account_id`, deterministic and stable.
     """
     _number_accounts(wh)
-    links, hubs = _identifier_edges(wh, max_accounts_per_identifier)
-    n_accounts = int(wh.scalar("SELECT count(*) FROM account_index"))  # type: ignore[call-overload]
-    n_nodes = n_accounts + int(links["node"].max() if len(links) else -1) + 1
-    graph = coo_matrix(
-        (
-            np.ones(len(links), dtype=np.int8),
-            (links["idx"].to_numpy(), n_accounts + links["node"].to_numpy()),
-        ),
-        shape=(n_nodes, n_nodes),
+    hubs = _identifier_use(wh, max_accounts_per_identifier)
+    wh.components(
+        f"""SELECT idx AS src, first_idx AS dst FROM identifier_use
+        WHERE accounts BETWEEN 2 AND {int(max_accounts_per_identifier)} AND idx <> first_idx""",
+        "account_component",
     )
-    _, component = connected_components(graph, directed=False)
-    wh.put("_component", pd.DataFrame({"idx": np.arange(n_accounts), "component": component[:n_accounts]}))
-    wh.con.execute(
+    wh.execute(
         """
         CREATE OR REPLACE TABLE member_map AS
         WITH keyed AS (
-            SELECT a.channel, a.account_id, c.component,
-                   min(a.channel || ':' || a.account_id) OVER (PARTITION BY c.component) AS smallest_key
-            FROM account_index a JOIN _component c USING (idx)
+            SELECT a.channel, a.account_id,
+                   min(a.channel || ':' || a.account_id)
+                       OVER (PARTITION BY coalesce(c.component, a.idx)) AS smallest_key
+            FROM account_index a LEFT JOIN account_component c ON c.node = a.idx
         )
         SELECT channel, account_id, 'm_' || substr(md5(smallest_key), 1, 16) AS member_id,
                CAST(dense_rank() OVER (ORDER BY smallest_key) AS INTEGER) AS member_key
-        FROM keyed ORDER BY channel, account_id
+        FROM keyed
         """
     )
-    wh.con.execute("DROP TABLE _component")
+    for scratch in ("account_component", "identifier_use", "account_index"):
+        wh.execute(f"DROP TABLE IF EXISTS {scratch}")
     return hubs
 
 
-def _rekey_events(wh: Warehouse) -> None:
+def _rekey_events(wh: SqlWarehouse) -> None:
     """Re-key orders and interactions to members once, so later stages never join on account ids."""
-    wh.con.execute(
+    wh.execute(
         """
         CREATE OR REPLACE TABLE member_orders AS
         SELECT m.member_key, o.channel, o.ordered_at, o.amount, o.discount, o.coupon_used, o.category,
@@ -146,7 +163,7 @@ def _rekey_events(wh: Warehouse) -> None:
         FROM orders o JOIN member_map m USING (channel, account_id)
         """
     )
-    wh.con.execute(
+    wh.execute(
         """
         CREATE OR REPLACE TABLE member_interactions AS
         SELECT m.member_key, i.occurred_at, i.event, i.channel
@@ -155,36 +172,32 @@ def _rekey_events(wh: Warehouse) -> None:
     )
 
 
-def _build_members(wh: Warehouse) -> None:
+def _build_members(wh: SqlWarehouse) -> None:
     """Table `members`: one row per member, most recent non-null profile values, membership, first seen.
 
     "Most recent" orders accounts by `registered_at` (accounts without one count as oldest).
     """
-    latest = ",\n".join(
-        f"arg_max(a.{f}, coalesce(a.registered_at, TIMESTAMP '1900-01-01')) "
-        f"FILTER (WHERE a.{f} IS NOT NULL) AS {f}"
-        for f in PROFILE_FIELDS
-    )
-    wh.con.execute(
+    wh.execute(
         f"""
         CREATE OR REPLACE TABLE members AS
         WITH acct AS (
-            SELECT m.member_key, m.member_id, m.channel, a.* EXCLUDE (channel, account_id)
-            FROM member_map m LEFT JOIN accounts a USING (channel, account_id)
+            SELECT m.member_key, m.member_id, m.channel, m.account_id, a.registered_at, a.member_card,
+                   {", ".join(f"a.{f}" for f in PROFILE_FIELDS)}
+            FROM member_map m
+            LEFT JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
         ),
         profile AS (
-            SELECT member_key, any_value(member_id) AS member_id,
+            SELECT member_key, min(member_id) AS member_id,
                    count(*) AS n_accounts,
                    min(registered_at) AS first_registered_at,
-                   arg_min(channel, coalesce(registered_at, TIMESTAMP '2200-01-01')) AS registration_channel,
-                   {latest}
-            FROM acct a GROUP BY member_key
+                   {profile_aggregates()}
+            FROM acct GROUP BY member_key
         ),
         cards AS (
             SELECT a.member_key, min(l.enrolled_at) AS enrolled_at,
-                   arg_max(l.member_card, l.enrolled_at) AS member_card,
-                   arg_max(l.tier, l.enrolled_at) AS tier,
-                   arg_max(l.points_balance, l.enrolled_at) AS points_balance
+                   arg_max(l.member_card, {LATEST_CARD}) AS member_card,
+                   arg_max(l.tier, {LATEST_CARD}) AS tier,
+                   arg_max(l.points_balance, {LATEST_CARD}) AS points_balance
             FROM acct a JOIN loyalty l ON a.member_card = l.member_card
             GROUP BY a.member_key
         ),
@@ -193,7 +206,7 @@ def _build_members(wh: Warehouse) -> None:
                 SELECT member_key, min(ordered_at) AS event_at FROM member_orders GROUP BY member_key
                 UNION ALL
                 SELECT member_key, min(occurred_at) FROM member_interactions GROUP BY member_key
-            ) GROUP BY member_key
+            ) AS firsts GROUP BY member_key
         )
         SELECT p.member_key, p.member_id,
                c.enrolled_at IS NOT NULL AS is_member,
@@ -204,13 +217,12 @@ def _build_members(wh: Warehouse) -> None:
         FROM profile p
         LEFT JOIN cards c USING (member_key)
         LEFT JOIN first_event f USING (member_key)
-        ORDER BY p.member_key
         """
     )
 
 
 def unify(
-    wh: Warehouse, max_accounts_per_identifier: int = DEFAULT_MAX_ACCOUNTS_PER_IDENTIFIER
+    wh: SqlWarehouse, max_accounts_per_identifier: int = DEFAULT_MAX_ACCOUNTS_PER_IDENTIFIER
 ) -> IdentityResult:
     """Link accounts into members: `member_map`, `members` and member-keyed events in the warehouse."""
     hubs = link_accounts(wh, max_accounts_per_identifier)

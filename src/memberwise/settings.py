@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,20 @@ class Settings(BaseSettings):
         None, description="DuckDB memory limit, e.g. '4GB' (default: 80% RAM)"
     )
 
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Engine that runs the SQL: DuckDB in process, or Spark past one machine"
+    )
+    spark_master: str = Field(
+        "local[*]", description="Spark master URL for --engine spark (a cluster's, say)"
+    )
+    spark_work_dir: Path | None = Field(
+        None,
+        description="Where Spark materialises tables (shared storage on a cluster; default <home>/spark)",
+    )
+    spark_driver_memory: str | None = Field(
+        None, description="Spark driver memory, e.g. '8g' (Spark's default)"
+    )
+
     releases_kept: int = Field(
         5, ge=2, description="Releases kept on disk (the current one included) for `memberwise rollback`"
     )
@@ -46,6 +61,10 @@ class Settings(BaseSettings):
     @property
     def artifact_root(self) -> Path:
         return (self.home / "mlartifacts").resolve()
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.spark_work_dir or self.home / "spark"
 
     @property
     def demo_dir(self) -> Path:

@@ -1,4 +1,9 @@
-"""The in-process DuckDB warehouse every stage reads: validated tables as native DuckDB tables.
+"""The warehouse every stage reads: validated contract tables plus derived ones, on DuckDB or Spark.
+
+`SqlWarehouse` is the engine-neutral API the feature and identity code use (never a connection):
+SQL in DuckDB's dialect (the single source; `memberwise.engine.dialect` translates it for Spark),
+`CREATE OR REPLACE TABLE x AS ...` to materialise, Arrow out, frames in, query results straight to
+files. `Warehouse` is the in-process DuckDB one (the default); `engine.spark.SparkWarehouse` the other.
 
 Absent optional tables exist here too, empty, so the SQL always runs; `present` says which tables
 the brand actually provided, so features built from an absent table are null rather than zero.
@@ -8,15 +13,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from memberwise.data.contract import TABLES, pandas_dtype
+from memberwise.engine.graph import smallest_node_components
+
+if TYPE_CHECKING:
+    from memberwise.settings import Settings
 
 # Never fetch or load an extension on the fly: a service has no network, and a file that is not a DuckDB
 # database (SQLite, say) would otherwise make DuckDB try to download a scanner for it.
 _NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+Frame: TypeAlias = pd.DataFrame | pa.Table
+
+
+class SqlWarehouse(Protocol):
+    """What feature and identity code may ask of a warehouse, whatever the engine.
+
+    SQL is DuckDB's dialect restricted to the portable subset `engine.dialect` documents.
+    """
+
+    engine: str
+    present: set[str]
+
+    def execute(self, sql: str) -> None:
+        """Run a statement (`CREATE OR REPLACE TABLE x AS SELECT ...`, `DROP TABLE IF EXISTS x`)."""
+
+    def arrow(self, sql: str) -> pa.Table:
+        """A query's result as an Arrow table (timestamps naive, strings `string`)."""
+
+    def df(self, sql: str) -> pd.DataFrame:
+        """A query's result as a DataFrame."""
+
+    def scalar(self, sql: str) -> object:
+        """A query's single value."""
+
+    def put(self, name: str, frame: Frame) -> None:
+        """Store a frame as table `name` (replacing it)."""
+
+    def write(self, sql: str, path: Path) -> None:
+        """Write a query's result to a .parquet or .csv file, by the engine (no frame in Python)."""
+
+    def components(self, edges_sql: str, name: str) -> None:
+        """Table `name` (node, component BIGINT): the connected components of an undirected graph.
+
+        `edges_sql` selects `src, dst` BIGINT node ids; `component` is the smallest node id in it.
+        """
 
 
 @dataclass
@@ -28,9 +75,18 @@ class Warehouse:
     # The contract tables' content hash (tracking.data_fingerprint), kept until a contract table changes:
     # every run of a retrain tags it, and hashing tens of millions of rows each time adds up.
     fingerprint: str | None = field(default=None, repr=False)
+    engine: str = "duckdb"
 
-    def put(self, name: str, frame: pd.DataFrame) -> None:
-        """Store a DataFrame as a native table (replacing any table of that name)."""
+    def execute(self, sql: str) -> None:
+        """Run a statement."""
+        self.con.execute(sql)
+
+    def arrow(self, sql: str) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        return self.con.sql(sql).to_arrow_table()
+
+    def put(self, name: str, frame: Frame) -> None:
+        """Store a DataFrame or Arrow table as a native table (replacing any table of that name)."""
         if name in TABLES:
             self.fingerprint = None
         self.con.register("_incoming", frame)
@@ -44,6 +100,21 @@ class Warehouse:
     def df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a query and return a DataFrame."""
         return self.con.execute(sql, params or []).df()
+
+    def write(self, sql: str, path: Path) -> None:
+        """Stream a query's result into a Parquet file, or CSV with a header when the name says so."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options = "FORMAT csv, HEADER" if path.suffix == ".csv" else "FORMAT parquet"
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+
+    def components(self, edges_sql: str, name: str) -> None:
+        """Label components in process with scipy (fast to tens of millions of edges)."""
+        edges = self.arrow(edges_sql)
+        nodes, component = smallest_node_components(
+            edges.column("src").to_numpy(), edges.column("dst").to_numpy()
+        )
+        self.put(name, pa.table({"node": nodes, "component": component}))
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -79,3 +150,12 @@ def new_warehouse(
     for name in TABLES:
         warehouse.put(name, empty_table(name))
     return warehouse
+
+
+def open_warehouse(settings: Settings) -> SqlWarehouse:
+    """A fresh warehouse on the engine the settings choose (`MEMBERWISE_ENGINE`), contract tables empty."""
+    if settings.engine == "spark":
+        from memberwise.engine.spark import new_spark_warehouse
+
+        return new_spark_warehouse(settings.spark_master, settings.spark_dir, settings.spark_driver_memory)
+    return new_warehouse(settings.warehouse_path, settings.duckdb_threads, settings.duckdb_memory_limit)

@@ -9,7 +9,7 @@ import pandas as pd
 from memberwise.data.contract import AUDIENCES
 from memberwise.features.members import _known_accounts_cte, _static_cte
 from memberwise.features.sql import as_of_date, fetch, population_cte, sql_timestamp
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse
 
 
 def _audience_case(at: str, enrolled_at: str, first_purchase_at: str, new_window_days: int) -> str:
@@ -22,7 +22,7 @@ def _audience_case(at: str, enrolled_at: str, first_purchase_at: str, new_window
         END"""
 
 
-def member_audiences(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
+def member_audiences(wh: SqlWarehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
     """Each member's audience at the cutoff; members with no purchase and no enrollment are prospects."""
     day = as_of_date(as_of)
     cutoff = sql_timestamp(day)
@@ -85,7 +85,7 @@ def _week_of(day: pd.Timestamp) -> pd.Timestamp:
 
 
 def audience_sales(
-    wh: Warehouse,
+    wh: SqlWarehouse,
     start: date | str | None = None,
     end: date | str | None = None,
     new_window_days: int = 90,
@@ -114,7 +114,7 @@ def audience_sales(
     )
 
 
-def preferred_channels(wh: Warehouse, as_of: date | str) -> pd.DataFrame:
+def preferred_channels(wh: SqlWarehouse, as_of: date | str) -> pd.DataFrame:
     """Each member's preferred channel at the cutoff: where they spend and engage most.
 
     Over the 365 days before the cutoff, each channel scores its share of the member's paid spend
@@ -141,7 +141,7 @@ def preferred_channels(wh: Warehouse, as_of: date | str) -> pd.DataFrame:
         ),
         combined AS (
             SELECT member_key, channel, sum(share) AS weight
-            FROM (SELECT * FROM spend UNION ALL SELECT * FROM engagement)
+            FROM (SELECT * FROM spend UNION ALL SELECT * FROM engagement) AS shares
             GROUP BY member_key, channel
         ),
         best AS (

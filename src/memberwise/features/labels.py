@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pandas as pd
 
 from memberwise.features.sql import as_of_date, fetch, population_cte, sql_timestamp
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse
 
 
-def repurchase_labels(wh: Warehouse, as_of: date | str, horizon_days: int = 90) -> pd.DataFrame:
+def repurchase_labels(wh: SqlWarehouse, as_of: date | str, horizon_days: int = 90) -> pd.DataFrame:
     """Whether each member of the `build_features` population bought (paid) within the horizon."""
     day = as_of_date(as_of)
     start = sql_timestamp(day)

@@ -9,8 +9,8 @@ import pandas as pd
 from memberwise.catalogue import FEATURE_COLUMNS, WINDOWS
 from memberwise.data.contract import CHANNELS
 from memberwise.features.sql import as_of_date, days_ago_sql, fetch, population_cte, share_sql, sql_timestamp
-from memberwise.identity import PROFILE_FIELDS
-from memberwise.warehouse import Warehouse
+from memberwise.identity import LATEST_CARD, profile_aggregates
+from memberwise.warehouse import SqlWarehouse
 
 ACTIVE_MAX_DAYS, SILENT_MAX_DAYS, SLEEPING_MAX_DAYS = 63, 126, 365
 LOYAL_MIN_ORDERS_365D = 4
@@ -41,32 +41,20 @@ def _known_accounts_cte(cutoff: str) -> str:
     )"""
 
 
-# Account order for "most recent" (no registered_at = oldest) and "first registered" (no registered_at =
-# latest); channel and account id break ties so results never depend on row order.
-_NEWEST = "(coalesce(registered_at, TIMESTAMP '1900-01-01'), channel, account_id)"
-_FIRST_REGISTERED = "(coalesce(registered_at, TIMESTAMP '2200-01-01'), channel, account_id)"
-
-
 def _static_cte() -> str:
     """Profile fields: the most recent non-null value (accounts without registered_at count as oldest)."""
-    latest = ",\n".join(
-        f"arg_max({f}, {_NEWEST}) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS
-    )
     return f"""static AS (
-        SELECT member_key,
-               arg_min(channel, {_FIRST_REGISTERED}) AS registration_channel,
-               {latest}
+        SELECT member_key, {profile_aggregates()}
         FROM known_accounts GROUP BY member_key
     )"""
 
 
 def _cards_cte(cutoff: str) -> str:
     """Tier and points of each member's latest-enrolled loyalty card enrolled before the cutoff."""
-    latest_card = "(l.enrolled_at, l.member_card)"
     return f"""cards AS (
         SELECT k.member_key,
-               arg_max(l.tier, {latest_card}) AS tier,
-               arg_max(l.points_balance, {latest_card}) AS points_balance
+               arg_max(l.tier, {LATEST_CARD}) AS tier,
+               arg_max(l.points_balance, {LATEST_CARD}) AS points_balance
         FROM known_accounts k JOIN loyalty l ON l.member_card = k.member_card
         WHERE l.enrolled_at < {cutoff}
         GROUP BY k.member_key
@@ -271,7 +259,7 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
         ORDER BY b.member_id"""
 
 
-def build_features(wh: Warehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
+def build_features(wh: SqlWarehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
     """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`.
 
     The frame records its `new_window_days` in `attrs`, so a scorer can tell whether it matches its model.

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 import pyarrow as pa
 
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse
 
 
 def as_of_date(as_of: date | datetime | str) -> date:
@@ -24,7 +24,10 @@ def sql_timestamp(day: date) -> str:
 
 
 def days_ago_sql(column: str, as_of: date) -> str:
-    """Calendar days from an event's date to as_of: the day before the cutoff is 1 day ago."""
+    """Calendar days from an event's date to as_of: the day before the cutoff is 1 day ago.
+
+    Both sides are dates, so DuckDB's boundary count and Spark's whole days agree (engine.dialect).
+    """
     return f"date_diff('day', CAST({column} AS DATE), DATE '{as_of.isoformat()}')"
 
 
@@ -48,12 +51,11 @@ _ARROW_TO_PANDAS = {
 }
 
 
-def fetch(wh: Warehouse, sql: str) -> pd.DataFrame:
+def fetch(wh: SqlWarehouse, sql: str) -> pd.DataFrame:
     """Run a query through Arrow (fast); dtypes follow the SQL types, not the data, so frames line up.
 
     Integers, booleans and strings get the contract's nullable dtypes; dates and times datetime64[ns].
     """
-    table = wh.con.sql(sql).to_arrow_table()
-    return table.to_pandas(
+    return wh.arrow(sql).to_pandas(
         types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
     )
