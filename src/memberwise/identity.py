@@ -17,7 +17,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from memberwise.warehouse import SqlWarehouse
+from memberwise.warehouse import SqlWarehouse, typed_frame
 
 STRONG_IDENTIFIERS = ("phone_hash", "unionid", "member_card")
 PROFILE_FIELDS = ("gender", "birth_year", "province", "city")
@@ -57,12 +57,12 @@ class IdentityResult:
     @cached_property
     def member_map(self) -> pd.DataFrame:
         """channel, account_id -> member_id (fetched on first use: it has a row per account)."""
-        return self.warehouse.df(MEMBER_MAP_SQL)
+        return typed_frame(self.warehouse.arrow(MEMBER_MAP_SQL))
 
     @cached_property
     def members(self) -> pd.DataFrame:
         """The merged member profiles, one row per member."""
-        return self.warehouse.df(MEMBERS_SQL)
+        return typed_frame(self.warehouse.arrow(MEMBERS_SQL))
 
     def count(self, table: str) -> int:
         """Rows in `member_map` (accounts) or `members`, without fetching them."""
@@ -110,13 +110,12 @@ def _identifier_use(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.Da
         FROM ({uses}) AS uses
         """
     )
-    return wh.df(
-        f"""
+    hubs = f"""
         SELECT identifier_type, identifier, min(accounts) AS accounts
         FROM identifier_use WHERE accounts > {int(max_accounts_per_identifier)}
         GROUP BY identifier_type, identifier ORDER BY accounts DESC, identifier_type, identifier
         """
-    )
+    return typed_frame(wh.arrow(hubs))
 
 
 def link_accounts(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.DataFrame:

@@ -117,6 +117,24 @@ class Warehouse:
         self.put(name, pa.table({"node": nodes, "component": component}))
 
 
+_ARROW_TO_PANDAS = {
+    pa.int32(): pd.Int64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+}
+
+
+def typed_frame(table: pa.Table) -> pd.DataFrame:
+    """A query result as pandas with dtypes from the SQL types, so frames line up whatever the engine.
+
+    Integers, booleans and strings get the contract's nullable dtypes; dates and times datetime64[ns].
+    """
+    return table.to_pandas(
+        types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
+    )
+
+
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Every DuckDB connection of the project: no extension is installed or autoloaded."""
     return duckdb.connect(str(path), read_only=read_only, config=dict(_NO_EXTENSION_DOWNLOADS))

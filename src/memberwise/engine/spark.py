@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -30,9 +29,11 @@ from memberwise.warehouse import Frame, empty_table
 _LOCAL_SHUFFLE_PARTITIONS = 8  # Spark's 200 suits a cluster; a laptop's brand wants a handful
 
 
-@lru_cache(maxsize=1)
 def spark_session(master: str = "local[*]", driver_memory: str | None = None) -> SparkSession:
-    """The process's Spark session: quiet, UTC, ANSI SQL; bound to 127.0.0.1 with no UI when local."""
+    """The process's Spark session: quiet, UTC, ANSI SQL; on 127.0.0.1 with no UI when local.
+
+    Started on first use (or again after a stop); a running session keeps its master and memory.
+    """
     os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = (
         SparkSession.builder.master(master)
@@ -44,6 +45,7 @@ def spark_session(master: str = "local[*]", driver_memory: str | None = None) ->
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     if master.startswith("local"):
         builder = (

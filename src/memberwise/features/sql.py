@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
-import pyarrow as pa
 
-from memberwise.warehouse import SqlWarehouse
+from memberwise.warehouse import SqlWarehouse, typed_frame
 
 
 def as_of_date(as_of: date | datetime | str) -> date:
@@ -43,19 +42,6 @@ def share_sql(numerator: str, denominator: str) -> str:
     return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
 
 
-_ARROW_TO_PANDAS = {
-    pa.int32(): pd.Int64Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-    pa.string(): pd.StringDtype(),
-}
-
-
 def fetch(wh: SqlWarehouse, sql: str) -> pd.DataFrame:
-    """Run a query through Arrow (fast); dtypes follow the SQL types, not the data, so frames line up.
-
-    Integers, booleans and strings get the contract's nullable dtypes; dates and times datetime64[ns].
-    """
-    return wh.arrow(sql).to_pandas(
-        types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
-    )
+    """Run a query through Arrow (fast); dtypes follow the SQL types, not the data or the engine."""
+    return typed_frame(wh.arrow(sql))
