@@ -22,6 +22,8 @@ from memberwise.modeling.propensity.candidates import NOT_FEATURES, LightGBMScor
 from memberwise.modeling.propensity.reasons import explain
 from memberwise.modeling.scores import score_from_probability
 
+PREDICT_CHUNK_ROWS = 500_000
+
 
 class PropensityModel:
     """A candidate scorer + probability calibrator, with marketer-facing reasons.
@@ -104,8 +106,18 @@ class PropensityModel:
         return self
 
     def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated candidate output."""
-        return np.asarray(self.scorer_.predict_raw(features))
+        """Uncalibrated candidate output, `PREDICT_CHUNK_ROWS` rows at a time.
+
+        A scorer builds a float copy of the rows it scores (the design matrix): chunks keep that copy
+        small when a 10M-member snapshot is scored.
+        """
+        chunks = range(0, len(features), PREDICT_CHUNK_ROWS)
+        if len(chunks) <= 1:
+            return np.asarray(self.scorer_.predict_raw(features))
+        rows = PREDICT_CHUNK_ROWS
+        return np.concatenate(
+            [np.asarray(self.scorer_.predict_raw(features.iloc[i : i + rows])) for i in chunks]
+        )
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a paid order within the horizon."""
