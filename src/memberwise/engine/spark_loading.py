@@ -1,0 +1,111 @@
+r"""Raw exports as Spark staging views `raw_<table>`, for `validate --engine spark`.
+
+The same relations the DuckDB engine validates: the contract columns (text, or the source's own types)
+plus `_row`, the row's 0-based position in the source (an empty text cell is NULL, as pandas reads
+it), so `checked_sql` gives the same verdicts and the
+first occurrence of a duplicate key wins on both engines. Finding the files and every whole-file check
+(header, required and repeated columns, integer timestamps, UTF-8, malformed CSV) are
+:mod:`memberwise.data.readers`' own.
+
+A Parquet file is read by Spark directly (in parallel; `_row` from Spark's row index metadata). A CSV
+is parsed by readers' CSV stager, not Spark's, because Spark's parser reads quotes differently
+(`"x"y`, a `\\"` inside quotes, a CR-LF inside a field) and the engines must agree on every value: it
+is streamed into an on-disk scratch DuckDB and written to one Parquet file Spark reads. A DuckDB
+source, a Parquet file with zoned timestamps (their wall clock is readers' rule) and an in-memory
+table take that path too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from memberwise.data.contract import TABLES, Table
+from memberwise.data.readers import RawTable, read_source
+from memberwise.data.validation_sql import staged_name
+from memberwise.errors import DataFileError, first_line
+from memberwise.warehouse import connect
+
+
+@dataclass(frozen=True)
+class SparkStaged:
+    """One table staged on Spark: what the validation SQL and the rejects report need."""
+
+    raw: RawTable  # source name, first row number, and (CSV) the record -> line mapping in `raw.lines`
+    view: str  # the temporary view: contract columns plus `_row BIGINT`
+    source_types: dict[str, str]  # contract column -> Spark type name, for `checked_sql`
+    rows: int
+    files: Path | None = None  # the Parquet written for the view, if any (removed by `unstage_table`)
+
+
+def stage_source(spark: SparkSession, source: Path, work_dir: Path) -> dict[str, SparkStaged]:
+    """Stage every contract table present in a data directory (or DuckDB file) as `raw_<table>`."""
+    raw = read_source(source)
+    return {
+        name: stage_table(spark, raw[name], table, work_dir) for name, table in TABLES.items() if name in raw
+    }
+
+
+def stage_table(spark: SparkSession, raw: RawTable, table: Table, work_dir: Path) -> SparkStaged:
+    """Create the view `raw_<table>` for one source table; `work_dir` holds any Parquet written for it."""
+    path = Path(raw.source)
+    zoned = any("tz=" in kind for kind in raw.types.values())
+    files = None
+    if path.suffix == ".parquet" and path.is_file() and not zoned:
+        frame, rows = _parquet_frame(spark, path, raw.columns, table), int(raw.rows or 0)
+    else:
+        files, rows = _through_duckdb(raw, table, work_dir)
+        frame = spark.read.parquet(str(files))
+    view = staged_name(table.name)
+    frame = frame.select(*[_empty_is_null(frame, c.name) for c in table.columns], "_row")
+    frame.createOrReplaceTempView(view)
+    types = {f.name: f.dataType.simpleString() for f in frame.schema.fields if f.name != "_row"}
+    return SparkStaged(raw, view, types, rows, files)
+
+
+def unstage_table(spark: SparkSession, staged: SparkStaged) -> None:
+    """Drop a staging view and any Parquet written for it."""
+    spark.catalog.dropTempView(staged.view)
+    if staged.files is not None:
+        staged.files.unlink(missing_ok=True)
+
+
+def _empty_is_null(frame: DataFrame, name: str) -> Column:
+    column = F.col(f"`{name}`")
+    if frame.schema[name].dataType.simpleString() == "string":
+        return F.nullif(column, F.lit("")).alias(name)
+    return column
+
+
+def _parquet_frame(spark: SparkSession, path: Path, present: list[str], table: Table) -> DataFrame:
+    """The contract columns as stored (NULL text when absent), `_row` from the file's row index."""
+    columns: list[Column] = [
+        F.col(f"`{c.name}`") if c.name in present else F.lit(None).cast("string").alias(c.name)
+        for c in table.columns
+    ]
+    row = F.col("_metadata.row_index").cast("bigint").alias("_row")
+    return spark.read.parquet(str(path)).select(*columns, row)
+
+
+def _through_duckdb(raw: RawTable, table: Table, work_dir: Path) -> tuple[Path, int]:
+    """Stage with readers' own stager in a scratch DuckDB on disk; write it as one Parquet file."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{staged_name(table.name)}-{uuid.uuid4().hex[:12]}"
+    scratch, target = work_dir / f"{name}.duckdb", work_dir / f"{name}.parquet"
+    try:
+        with connect(scratch) as con:
+            raw.stage(con, table)
+            (rows,) = con.execute(
+                f"COPY {staged_name(table.name)} TO '{target}' (FORMAT parquet)"
+            ).fetchall()[0]
+    except duckdb.Error as err:
+        raise DataFileError(f"{raw.source}: {raw.unreadable}: {first_line(err)}") from None
+    finally:
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return target, int(rows)

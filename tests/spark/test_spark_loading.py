@@ -1,0 +1,135 @@
+"""Spark staging views hold exactly the rows, values and `_row` numbers pandas reads from the files.
+
+The `spark` fixture is the shared session of tests/spark/conftest.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from memberwise.data.contract import TABLES
+from memberwise.engine.spark_loading import SparkStaged, stage_source, unstage_table
+from memberwise.errors import DataFileError
+
+pytestmark = pytest.mark.spark
+
+# A BOM, blank lines (before the header too), quoted commas, LF and CR-LF inside quotes, doubled and
+# stray quotes, empty and blank cells, an unknown extra column, a missing optional one, no final newline.
+ACCOUNTS_CSV = (
+    "\ufeff\n"
+    "channel,account_id,phone_hash,unionid,member_card,registered_at,gender,birth_year,province,extra\n"
+    'tmall,a1,"p,1",,c1,2024-01-02 03:04:05,F,1990,"Zhe\njiang",x\n'
+    "\n"
+    'jd,a2,p2,"u ""2""",,2024-02-03,M,,  ,\n'
+    'wechat,a3,,u3,c3,,,"19\r\n85",Shanghai,\n'
+    "\n\n"
+    'tmall,a1,ab"c,,,not a time,X,abc,"",y\n'
+    'jd,"a4",p"q"r,,,2024-05-06T07:08:09,F,2001,Beijing,z'
+)
+
+
+def _view(spark, staged: SparkStaged) -> pd.DataFrame:
+    return spark.table(staged.view).orderBy("_row").toPandas()
+
+
+def _nulls(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+@pytest.fixture
+def brand(tmp_path: Path) -> Path:
+    """accounts as a tricky CSV, orders as Parquet in several row groups (and Spark partitions)."""
+    data = tmp_path / "brand"
+    data.mkdir()
+    (data / "accounts.csv").write_bytes(ACCOUNTS_CSV.encode("utf-8"))
+    n = 5_000
+    rng = np.random.default_rng(3)
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in rng.permutation(n)],  # file order is not key order
+            "channel": rng.choice(["tmall", "jd", None], n),
+            "account_id": [f"a{i % 97}" for i in range(n)],
+            "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**9, n), unit="s"),
+            "amount": np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2, 50, n)),
+            "discount": rng.random(n),
+            "coupon_used": rng.random(n) < 0.5,
+            "category": rng.choice(["shoes", "bags"], n),
+            "status": "paid",
+            "note": "extra",
+        }
+    )
+    pq.write_table(
+        pa.Table.from_pandas(orders, preserve_index=False), data / "orders.parquet", row_group_size=500
+    )
+    return data
+
+
+def test_csv_rows_and_row_numbers_as_pandas_reads_them(spark, brand: Path, tmp_path: Path) -> None:
+    staged = stage_source(spark, brand, tmp_path / "work")["accounts"]
+    expected = pd.read_csv(
+        brand / "accounts.csv", dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+    )
+    columns = TABLES["accounts"].column_names
+    expected = expected.reindex(columns=columns)  # the extra column dropped, `city` all null
+    got = _view(spark, staged)
+    assert list(got.columns) == [*columns, "_row"]
+    assert got["_row"].tolist() == list(range(len(expected))) == list(range(5))
+    pd.testing.assert_frame_equal(_nulls(got[columns]), _nulls(expected), check_dtype=False)
+    assert staged.rows == 5
+    assert set(staged.source_types.values()) == {"string"}
+    assert staged.raw.lines is not None
+    # the records start on lines 3, 6, 7, 11, 12 (a BOM line before the header, fields spanning lines)
+    assert staged.raw.lines(np.arange(5), 5).tolist() == [3, 6, 7, 11, 12]
+
+
+def test_parquet_native_types_and_file_order(spark, brand: Path, tmp_path: Path) -> None:
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16384")  # several partitions for one file
+    try:
+        staged = stage_source(spark, brand, tmp_path / "work")["orders"]
+        assert spark.table(staged.view).rdd.getNumPartitions() > 1
+        got = _view(spark, staged)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    expected = pd.read_parquet(brand / "orders.parquet").reindex(columns=TABLES["orders"].column_names)
+    assert got["_row"].tolist() == list(range(len(expected)))
+    pd.testing.assert_frame_equal(_nulls(got.drop(columns="_row")), _nulls(expected), check_dtype=False)
+    assert staged.rows == len(expected) and staged.files is None
+    assert staged.source_types["ordered_at"] == "timestamp_ntz"
+    assert staged.source_types["amount"] == "double" and staged.source_types["coupon_used"] == "boolean"
+    assert staged.source_types["store_id"] == "string"  # absent: NULL text, as DuckDB stages it
+    unstage_table(spark, staged)
+    assert not spark.catalog.tableExists(staged.view)
+
+
+def test_zoned_parquet_timestamps_are_wall_clock_in_their_zone(spark, brand: Path, tmp_path: Path) -> None:
+    (brand / "accounts.csv").unlink()
+    utc = pd.Series(pd.to_datetime(["2024-01-01 16:30:00", "2024-06-30 23:59:59"]).tz_localize("UTC"))
+    accounts = pd.DataFrame({"channel": ["jd", "jd"], "account_id": ["b", "a"], "registered_at": utc})
+    pq.write_table(
+        pa.Table.from_pandas(accounts.assign(registered_at=utc.dt.tz_convert("Asia/Shanghai"))),
+        brand / "accounts.parquet",
+    )
+    staged = stage_source(spark, brand, tmp_path / "work")["accounts"]
+    got = _view(spark, staged)
+    assert got["account_id"].tolist() == ["b", "a"] and got["_row"].tolist() == [0, 1]
+    assert got["registered_at"].tolist() == [
+        pd.Timestamp("2024-01-02 00:30:00"),
+        pd.Timestamp("2024-07-01 07:59:59"),
+    ]
+    unstage_table(spark, staged)
+    assert staged.files is not None and not staged.files.exists()
+
+
+def test_a_malformed_csv_is_one_data_file_error(spark, brand: Path, tmp_path: Path) -> None:
+    lines = ["channel,account_id,gender"] + [f"jd,a{i},F" for i in range(100_000)] + ["jd,short"]
+    (brand / "accounts.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DataFileError, match=r"accounts\.csv: not a readable CSV file: .*Expected 3 columns, got 2"
+    ):
+        stage_source(spark, brand, tmp_path / "work")
