@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from memberwise.data.demo import PERSONAS, DemoConfig, generate
+from memberwise.data.demo import PERSONAS, DemoConfig, generate, true_purchase_probability
 
 TABLE_NAMES = ("accounts", "loyalty", "orders", "interactions", "campaign_touches", "kpi_targets")
 
@@ -22,6 +22,23 @@ def test_same_seed_same_brand_other_seed_other_brand(tmp_path: Path) -> None:
         generate(DemoConfig(members=400, seed=seed), tmp_path / name)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a")["orders"] != _digest(tmp_path / "c")["orders"]
+
+
+def test_truth_streamed_in_chunks_matches_the_whole_brand_at_once(tmp_path: Path) -> None:
+    """Truth is written a chunk of people at a time (so 10M members fit): chunks must not shift ids."""
+    generate(DemoConfig(members=1_000, seed=5, chunk_people=300), tmp_path)
+    truth = tmp_path / "truth"
+    people = pd.read_parquet(truth / "people.parquet")
+    assert people["person_id"].tolist() == [f"p{i:07d}" for i in range(1_000)]
+    owners = pd.read_parquet(truth / "account_person.parquet")
+    accounts = pd.read_parquet(tmp_path / "accounts.parquet")
+    assert set(owners["person_id"]) <= set(people["person_id"]) and len(owners) == len(accounts)
+    streamed = pd.read_parquet(truth / "purchase_probability.parquet")
+    season = pd.read_parquet(truth / "season.parquet")
+    as_of, horizon = str(streamed["as_of"].iloc[0].date()), int(streamed["horizon_days"].iloc[0])
+    whole = true_purchase_probability(people, season, as_of, horizon)
+    assert streamed["person_id"].tolist() == whole["person_id"].tolist()
+    assert streamed["p_buy"].to_numpy() == pytest.approx(whole["p_buy"].to_numpy(), rel=1e-12)
 
 
 def test_truth_lives_beside_the_tables(demo_brand: Path) -> None:
