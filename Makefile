@@ -45,9 +45,9 @@ lint: $(BIN)/memberwise
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-bench: $(BIN)/memberwise  ## benchmarks: 1M-member unify + features; scoring; training time; the 10k-cell LP; mixed-load serving
+bench: $(BIN)/memberwise  ## benchmarks: raw exports -> features at 1M and 10M members + a 10M retrain (brands cached); scoring; training time; the 10k-cell LP; mixed-load serving
 	$(BIN)/python benchmarks/bench_allocator.py
-	$(BIN)/python benchmarks/bench_unify_features.py
+	$(BIN)/python benchmarks/bench_scale.py --retrain
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_serving_mixed.py
