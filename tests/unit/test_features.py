@@ -29,6 +29,7 @@ from memberwise.features import (
     build_features,
     member_audiences,
     repurchase_labels,
+    write_features,
 )
 from memberwise.identity import unify
 from memberwise.warehouse import Warehouse
@@ -405,6 +406,21 @@ def test_repurchase_labels(wh: Warehouse, ids: dict[str, str], horizon: int, buy
     assert (labels["horizon_days"] == horizon).all()
     letters = {member: letter for letter, member in ids.items()}
     assert set(labels.loc[labels["repurchased"], "member_id"].map(letters)) == buyers
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_write_features_streams_features_and_labels_to_a_file(
+    wh: Warehouse, feats: pd.DataFrame, tmp_path, suffix: str
+) -> None:
+    path = tmp_path / f"features{suffix}"
+    write_features(wh, AS_OF, path, label_horizon=46)
+    written = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    assert list(written.columns) == [*FEATURE_COLUMNS, "repurchased"]
+    assert written["member_id"].tolist() == build_features(wh, AS_OF)["member_id"].tolist()
+    labels = repurchase_labels(wh, AS_OF, horizon_days=46)
+    assert written["repurchased"].tolist() == labels["repurchased"].tolist()
+    totals = feats.set_index("member_id")["orders_total"]
+    assert written["orders_total"].tolist() == totals.loc[written["member_id"]].tolist()
 
 
 def test_member_audiences(wh: Warehouse, ids: dict[str, str]) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
 from memberwise.catalogue import FEATURE_COLUMNS, WINDOWS
 from memberwise.data.contract import CHANNELS
+from memberwise.features.labels import buyers_cte
 from memberwise.features.sql import as_of_date, days_ago_sql, fetch, population_cte, share_sql, sql_timestamp
 from memberwise.identity import LATEST_CARD, profile_aggregates
 from memberwise.warehouse import SqlWarehouse
@@ -96,12 +98,9 @@ def _order_agg_cte(as_of: date) -> str:
                    AS promo_orders_365d,
                sum(CASE WHEN paid_days_ago <= 365 THEN discount END) AS discount_365d,
                count(CASE WHEN paid_days_ago <= 365 AND is_gift THEN 1 END) AS gift_orders_365d,
-               count(CASE WHEN refund_days_ago <= 365 THEN 1 END) AS refunded_orders_365d
+               count(CASE WHEN refund_days_ago <= 365 THEN 1 END) AS refunded_orders_365d,
+               count(DISTINCT CASE WHEN paid_days_ago <= 365 THEN category END) AS category_count_365d
         FROM orders_before GROUP BY member_key
-    ),
-    category_agg AS (
-        SELECT member_key, count(DISTINCT category) AS category_count_365d
-        FROM orders_before WHERE paid_days_ago <= 365 GROUP BY member_key
     )"""
 
 
@@ -150,7 +149,7 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
                coalesce(o.orders_total, 0) > 0 AS has_purchased,
                o.first_purchase_at, o.days_since_first_purchase, o.days_since_last_purchase,
                {", ".join(f"coalesce(o.{c}, 0) AS {c}" for c in zero_filled)},
-               coalesce(g.category_count_365d, 0) AS category_count_365d,
+               coalesce(o.category_count_365d, 0) AS category_count_365d,
                o.revenue_total / NULLIF(o.orders_total, 0) AS avg_order_value,
                {shares},
                {share_sql("o.coupon_orders_365d", "o.orders_365d")} AS coupon_order_share_365d,
@@ -163,7 +162,6 @@ def _base_cte(as_of: date, has_loyalty: bool, has_interactions: bool) -> str:
         LEFT JOIN static s ON s.member_key = p.member_key
         LEFT JOIN cards c ON c.member_key = p.member_key
         LEFT JOIN order_agg o ON o.member_key = p.member_key
-        LEFT JOIN category_agg g ON g.member_key = p.member_key
         LEFT JOIN interaction_agg i ON i.member_key = p.member_key
     )"""
 
@@ -237,12 +235,21 @@ def _tag_expressions(new_window_days: int, has_interactions: bool) -> dict[str, 
     }
 
 
-def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_interactions: bool) -> str:
-    """Build the whole feature query (one statement) for a cutoff; columns as `FEATURE_COLUMNS`."""
+def feature_sql(
+    as_of: date | str,
+    new_window_days: int,
+    has_loyalty: bool,
+    has_interactions: bool,
+    label_horizon: int | None = None,
+) -> str:
+    """Build the whole feature query (one statement) for a cutoff; columns as `FEATURE_COLUMNS`.
+
+    With `label_horizon`, a last column `repurchased` (as `repurchase_labels`) in the same statement.
+    """
     day = as_of_date(as_of)
     cutoff = sql_timestamp(day)
     tags = _tag_expressions(new_window_days, has_interactions)
-    select = ",\n".join(f"{tags[c]} AS {c}" if c in tags else f"b.{c}" for c in FEATURE_COLUMNS)
+    select = [f"{tags[c]} AS {c}" if c in tags else f"b.{c}" for c in FEATURE_COLUMNS]
     ctes = [
         population_cte(cutoff),
         _known_accounts_cte(cutoff),
@@ -253,9 +260,15 @@ def feature_sql(as_of: date | str, new_window_days: int, has_loyalty: bool, has_
         _base_cte(day, has_loyalty, has_interactions),
         _rfm_ctes(),
     ]
+    label_join = ""
+    if label_horizon:
+        ctes.append(buyers_cte(day, label_horizon))
+        select.append("y.member_key IS NOT NULL AS repurchased")
+        label_join = "LEFT JOIN buyers y ON y.member_key = b.member_key"
+    columns = ",\n".join(select)
     return f"""WITH {", ".join(ctes)}
-        SELECT {select}
-        FROM base b LEFT JOIN rfm r ON r.member_key = b.member_key CROSS JOIN value_cut v
+        SELECT {columns}
+        FROM base b LEFT JOIN rfm r ON r.member_key = b.member_key CROSS JOIN value_cut v {label_join}
         ORDER BY b.member_id"""
 
 
@@ -268,3 +281,18 @@ def build_features(wh: SqlWarehouse, as_of: date | str, new_window_days: int = 9
     features = fetch(wh, sql)
     features.attrs["new_window_days"] = int(new_window_days)
     return features
+
+
+def write_features(
+    wh: SqlWarehouse,
+    as_of: date | str,
+    path: Path,
+    new_window_days: int = 90,
+    label_horizon: int | None = None,
+) -> None:
+    """Write the feature table (and `repurchased`, with a label horizon) to .parquet/.csv by the engine.
+
+    The rows never pass through pandas, so a brand of tens of millions of members writes in bounded memory.
+    """
+    has = ("loyalty" in wh.present, "interactions" in wh.present)
+    wh.write(feature_sql(as_of, new_window_days, *has, label_horizon=label_horizon), path)
