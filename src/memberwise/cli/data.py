@@ -11,7 +11,14 @@ import pandas as pd
 import typer
 
 from memberwise.cli.app import app
-from memberwise.cli.options import AsOfOption, DataOption, SnapshotOption, settings_for, write_frame
+from memberwise.cli.options import (
+    AsOfOption,
+    DataOption,
+    EngineOption,
+    SnapshotOption,
+    settings_for,
+    write_frame,
+)
 from memberwise.cli.render import console, show
 
 # The names of memberwise.data.demo.profiles.PROFILES, spelled out so --help needs no numpy (a test checks).
@@ -82,20 +89,21 @@ def unify(
     max_accounts_per_identifier: Annotated[
         int | None, typer.Option(min=2, help="Hub guard: identifiers shared by more accounts never link")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Link channel accounts into unified members (member_map, members)."""
+    from memberwise.identity import MEMBER_MAP_SQL, MEMBERS_SQL
     from memberwise.pipelines.prepare import prepare
 
-    prepared = prepare(
-        data, settings_for(snapshot_date, max_accounts_per_identifier=max_accounts_per_identifier)
+    settings = settings_for(
+        snapshot_date, max_accounts_per_identifier=max_accounts_per_identifier, engine=engine
     )
-    identity = prepared.identity
-    out.mkdir(parents=True, exist_ok=True)
-    write_frame(identity.member_map, out / "member_map.parquet")
-    write_frame(identity.members, out / "members.parquet")
+    identity = prepare(data, settings).identity
+    identity.warehouse.write(MEMBER_MAP_SQL, out / "member_map.parquet")
+    identity.warehouse.write(MEMBERS_SQL, out / "members.parquet")
     write_frame(identity.hubs, out / "hub_identifiers.csv")
     console.print(
-        f"{len(identity.member_map):,} accounts -> {len(identity.members):,} members; "
+        f"{identity.count('member_map'):,} accounts -> {identity.count('members'):,} members; "
         f"{len(identity.hubs)} hub identifier(s) not used for linking; written to {out}"
     )
     if not identity.hubs.empty:
@@ -111,27 +119,36 @@ def features(
     label_horizon: Annotated[
         int | None, typer.Option(min=1, help="Also add `repurchased` within this many days after the cutoff")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Build one row of member features per unified member as of a cutoff date."""
-    from memberwise.features import build_features, repurchase_labels
+    from memberwise.features import write_features
     from memberwise.pipelines.prepare import prepare
 
-    settings = settings_for(snapshot_date)
+    settings = settings_for(snapshot_date, engine=engine)
     prepared = prepare(data, settings)
     started = time.perf_counter()
-    table = build_features(prepared.warehouse, as_of.date(), new_window_days=settings.new_window_days)
-    if label_horizon:
-        labels = repurchase_labels(prepared.warehouse, as_of.date(), label_horizon)
-        table = table.merge(labels[["member_id", "repurchased"]], on="member_id", how="left")
-    write_frame(table, out)
+    write_features(prepared.warehouse, as_of.date(), out, settings.new_window_days, label_horizon)
+    stages = _column_counts(out, "lifecycle_stage")
     console.print(
-        f"{len(table):,} members x {table.shape[1]} columns as of {as_of.date()} "
+        f"{int(stages['rows'].sum()):,} members as of {as_of.date()} "
         f"in {time.perf_counter() - started:.1f}s -> {out}"
     )
-    show(
-        table["lifecycle_stage"].value_counts().rename_axis("lifecycle_stage").reset_index(),
-        "lifecycle stages",
-    )
+    show(stages, "lifecycle stages")
+
+
+def _column_counts(path: Path, column: str) -> pd.DataFrame:
+    """How many rows of a written .parquet/.csv file take each value of one column (read alone)."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".csv":
+        table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(include_columns=[column]))
+    else:
+        table = pq.read_table(path, columns=[column])
+    counts = table.column(column).value_counts()
+    frame = pd.DataFrame({column: counts.field("values"), "rows": counts.field("counts")})
+    return frame.sort_values("rows", ascending=False, ignore_index=True)
 
 
 @app.command("audience-sales")
@@ -139,12 +156,13 @@ def audience_sales_command(
     data: DataOption,
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
     snapshot_date: SnapshotOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Weekly revenue, orders and buyers per audience (new/returning customers and members)."""
     from memberwise.features import audience_sales
     from memberwise.pipelines.prepare import prepare
 
-    settings = settings_for(snapshot_date)
+    settings = settings_for(snapshot_date, engine=engine)
     prepared = prepare(data, settings)
     table = audience_sales(prepared.warehouse, new_window_days=settings.new_window_days)
     write_frame(table, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pandas as pd
 import typer
@@ -28,6 +28,13 @@ OptionalAsOf = Annotated[
     datetime | None,
     typer.Option(
         "--as-of", formats=["%Y-%m-%d"], help="Cutoff date [default: the day after the snapshot date]"
+    ),
+]
+EngineOption = Annotated[
+    Literal["duckdb", "spark"] | None,
+    typer.Option(
+        "--engine",
+        help="duckdb, or spark at MEMBERWISE_SPARK_MASTER (default: MEMBERWISE_ENGINE, else duckdb)",
     ),
 ]
 ConfigOption = Annotated[
