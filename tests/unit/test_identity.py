@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from memberwise.engine.graph import smallest_node_components
 from memberwise.identity import unify
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
@@ -120,3 +122,15 @@ def test_recovers_planted_people(demo_brand: Path) -> None:
     assert recall >= 0.98, recall
     planted_hubs = set(pd.read_parquet(demo_brand / "truth" / "hubs.parquet")["identifier"])
     assert set(prepared.identity.hubs["identifier"]) == planted_hubs
+
+
+def test_components_are_labelled_by_their_smallest_node() -> None:
+    """Sparse, huge ids; a chain reached from its far end; a self-loop; the label is the smallest id."""
+    big = 10**15
+    src = np.array([big + 3, big + 2, 7, 42, 5], dtype=np.int64)
+    dst = np.array([big + 2, 9, 8, 42, 7], dtype=np.int64)
+    nodes, component = smallest_node_components(src, dst)
+    labels = dict(zip(nodes.tolist(), component.tolist(), strict=True))
+    assert labels == {5: 5, 7: 5, 8: 5, 9: 9, big + 2: 9, big + 3: 9, 42: 42}
+    empty_nodes, empty_components = smallest_node_components(np.array([], np.int64), np.array([], np.int64))
+    assert len(empty_nodes) == len(empty_components) == 0
