@@ -39,7 +39,7 @@ RSS_TARGET_GIB = {1_000_000: 6.0, 10_000_000: 12.0}
 FEATURE_STEPS = [
     ("validate + load", "memberwise.pipelines.prepare", "load"),
     ("unify", "memberwise.pipelines.prepare", "unify"),
-    ("features", "memberwise.features", "build_features"),
+    ("features", "memberwise.features", "write_features"),
 ]
 RETRAIN_STEPS = [
     ("validate + load", "memberwise.pipelines.prepare", "load"),

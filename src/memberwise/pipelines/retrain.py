@@ -127,10 +127,12 @@ def retrain(
                 try:
                     _log_data_step(prepared)
                     wh = prepared.warehouse
-                    step = "features"
-                    features = build_features(wh, cutoff, settings.new_window_days)
                     step = "train propensity"
                     trained = train_propensity(wh, cutoff, cfg.propensity, settings, trigger, progress)
+                    # Built once, after the propensity windows: a 10M-member frame (~5 GiB) is never held
+                    # while those windows are built.
+                    step = "features"
+                    features = build_features(wh, cutoff, settings.new_window_days)
                     step = "train personas"
                     personas = train_personas(wh, cutoff, cfg.personas, settings, trigger, features)
                     step = "train forecast"
