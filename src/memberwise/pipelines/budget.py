@@ -82,7 +82,8 @@ def score_tiers(scores: pd.DataFrame, bands: int) -> pd.Series:
     """Band of each member by score rank (T01 = top), indexed by member_id."""
     rank = scores["score"].rank(method="first", ascending=False, pct=True)
     band = np.ceil(rank.to_numpy() * bands).clip(1, bands).astype(int)
-    return pd.Series([f"T{b:02d}" for b in band], index=scores["member_id"].to_numpy(), name="tier")
+    names = np.array([f"T{b:02d}" for b in range(bands + 1)], dtype=object)  # one string per band, shared
+    return pd.Series(names[band], index=scores["member_id"].to_numpy(), name="tier")
 
 
 def strategy_grid(cfg: BudgetConfig) -> pd.DataFrame:
