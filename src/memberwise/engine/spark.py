@@ -154,9 +154,10 @@ class SparkWarehouse:
             shutil.rmtree(old, ignore_errors=True)
 
     def close(self) -> None:
-        """Drop every table this warehouse wrote (the session stays up for the process)."""
+        """Drop every table and delete the work directory (the session stays up for the process)."""
         for name in list(self._paths):
             self.drop(name)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def _next_path(self, name: str) -> Path:
         return self.work_dir / f"{name}-{next(self._versions)}"
