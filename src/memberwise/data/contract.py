@@ -1,8 +1,8 @@
 """The data contract: the six input tables, their columns, enums and row rules.
 
 Brands build their exports against this module, so names here are the public contract
-(DESIGN.md "Data contract"). Reading lives in :mod:`memberwise.data.readers`, validation in
-:mod:`memberwise.data.io`.
+(DESIGN.md "Data contract"). Reading lives in :mod:`memberwise.data.readers`, the row rules as SQL in
+:mod:`memberwise.data.validation_sql`, splitting valid rows from rejects in :mod:`memberwise.data.io`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
-
-import pandas as pd
-import pandera.pandas as pa
 
 CHANNELS = ("app", "wechat", "tmall", "jd", "douyin", "pos")
 TIERS = ("normal", "silver", "gold")
@@ -177,37 +174,5 @@ _PANDAS_DTYPES: dict[ColumnKind, str] = {
 
 
 def pandas_dtype(column: Column) -> str:
-    """The pandas dtype a column has after parsing (nullable dtypes, so nulls survive)."""
+    """The pandas dtype of a contract column (nullable dtypes, so nulls survive): empty tables use it."""
     return _PANDAS_DTYPES[column.kind]
-
-
-def _duplicate_key_check(table: Table) -> pa.Check:
-    """Later rows repeating a key are duplicates; the first occurrence is kept.
-
-    Rows missing a non-nullable key part are reported as missing keys instead, not as duplicates.
-    """
-    key = list(table.key)
-    must_have = [c.name for c in table.columns if c.name in key and not c.nullable]
-
-    def not_duplicate(df: pd.DataFrame) -> pd.Series:
-        complete = df[must_have].notna().all(axis=1)
-        return ~(df.duplicated(subset=key, keep="first") & complete)
-
-    return pa.Check(not_duplicate, name=Reason.DUPLICATE_KEY.value)
-
-
-def schema(table: Table) -> pa.DataFrameSchema:
-    """The pandera schema for a parsed table; check names are :class:`Reason` values."""
-    columns: dict[str, pa.Column] = {}
-    for col in table.columns:
-        checks = []
-        if col.allowed is not None:
-            allowed = list(col.allowed)
-            checks.append(
-                pa.Check(lambda s, allowed=allowed: s.isin(allowed), name=Reason.UNKNOWN_VALUE.value)
-            )
-        if col.non_negative:
-            checks.append(pa.Check(lambda s: s >= 0, name=Reason.NEGATIVE_VALUE.value))
-        columns[col.name] = pa.Column(pandas_dtype(col), checks=checks, nullable=col.nullable, required=True)
-    frame_checks = [_duplicate_key_check(table)] if table.key else []
-    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)

@@ -1,14 +1,15 @@
-"""Find a brand's table files and open them; every whole-file problem is one DataFileError line.
+"""Find a brand's table files and stage them in DuckDB; every whole-file problem is one DataFileError line.
 
-Reading a table is deferred (:class:`RawTable`) so a big brand is validated one table at a time.
-Row-level checks live in :mod:`memberwise.data.io`.
+Staging is deferred (:class:`RawTable`) so a big brand is validated one table at a time, and it never
+goes through pandas: Parquet is a view over the file, a DuckDB source is attached read-only, a CSV is
+streamed into a table of text columns. Each staged relation holds the contract columns plus `_row`,
+the row's 0-based position in the source. Row-level checks live in :mod:`memberwise.data.io`.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import re
-from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memberwise.data.contract import TABLES, Table
+from memberwise.data.csv_source import csv_header, csv_stager, has_rows, record_lines
+from memberwise.data.validation_sql import staged_name
 from memberwise.errors import DataFileError, first_line
 from memberwise.warehouse import connect
 
@@ -31,29 +34,86 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TIME_OR_TEXT = re.compile(
     r"^(timestamp|date|string|large_string|varchar|null|dictionary<values=(large_)?string)"
 )
-_CHUNK = 1 << 20
+_ZONED_TYPE = re.compile(r"^timestamp\[\w+, tz=(.+)\]$")
+_SOURCE_PREFIX = "memberwise_source_"
+
+# (connection, contract table) -> creates the staging relation `staged_name(table.name)`.
+Stager = Callable[[duckdb.DuckDBPyConnection, Table], None]
 
 
 @dataclass
 class RawTable:
-    """One source table: where it comes from, its columns and types, and how to read it."""
+    """One source table: where it comes from, its columns and types, and how to stage it in DuckDB."""
 
     source: str
     first_row_number: int  # row_number of the first data row (CSV: the header is row 1)
     columns: list[str]
-    rows: int | None
-    reader: Callable[[], pd.DataFrame]
+    rows: int | None  # CSV: 0 or 1 (whether there is a data row), else the row count
+    stage: Stager
     types: dict[str, str] = field(default_factory=dict)  # typed sources: column -> type name
     # CSV: (0-based data records, total records) -> the file line each starts on (fields may span lines).
     lines: Callable[[np.ndarray, int], np.ndarray] | None = None
+    unreadable: str = "cannot be read"  # how a failure while reading the rows is worded
 
     @classmethod
     def of(cls, frame: pd.DataFrame, source: str, first_row_number: int = 1) -> RawTable:
-        """A table already in memory (tests, notebooks, other connectors)."""
-        return cls(source, first_row_number, [str(c) for c in frame.columns], len(frame), lambda: frame)
+        """A table already in memory (tests, notebooks, other connectors); mixed-type columns are text."""
+        frame = frame.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+        frame = frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
 
-    def read(self) -> pd.DataFrame:
-        return self.reader()
+        def stage(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+            name = _frame_name(table.name)
+            con.register(name, frame.assign(_row=np.arange(len(frame), dtype="int64")))
+            _create_view(con, table, list(frame.columns), name, "_row")
+
+        return cls(source, first_row_number, list(frame.columns), len(frame), stage)
+
+
+def _create_view(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    present: list[str],
+    relation: str,
+    row: str,
+    expressions: dict[str, str] | None = None,
+) -> None:
+    """The staging view: each contract column (NULL text when the source lacks it) and `_row`."""
+    expressions = expressions or {}
+    select = ", ".join(
+        f'{expressions.get(c.name, _quote(c.name))} AS "{c.name}"'
+        if c.name in present
+        else f'CAST(NULL AS VARCHAR) AS "{c.name}"'
+        for c in table.columns
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW {staged_name(table.name)} AS SELECT {select}, {row} AS _row FROM {relation}"
+    )
+
+
+def unstage(con: duckdb.DuckDBPyConnection, table_name: str) -> None:
+    """Drop a table's staging relation (a view, or a table of CSV text) and any frame behind it."""
+    name = staged_name(table_name)
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+        "AND table_catalog = current_database() AND table_schema = current_schema()",
+        [name],
+    ).fetchall()
+    if found:
+        con.execute(f"DROP {'VIEW' if found[0][0] == 'VIEW' else 'TABLE'} {name}")
+    con.unregister(_frame_name(table_name))
+
+
+def _frame_name(table_name: str) -> str:
+    return f"_frame_{table_name}"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def read_source(source: Path) -> dict[str, RawTable]:
@@ -108,106 +168,9 @@ def _check_columns(raw: RawTable, table: Table) -> None:
 
 
 def _csv_table(path: Path) -> RawTable:
-    columns = _csv_header(path)
-    head = _read_csv(path, nrows=1)
-    return RawTable(str(path), 2, columns, len(head), lambda: _read_csv(path), lines=_record_lines(path))
-
-
-def _csv_header(path: Path) -> list[str]:
-    """The header as written (pandas renames a repeated column `x.1`, which would hide it)."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next((row for row in csv.reader(handle) if row), None)  # pandas skips blank lines
-    except UnicodeDecodeError:
-        raise _not_utf8(path) from None
-    except csv.Error as err:
-        raise DataFileError(f"{path}: not a readable CSV file: {err}") from None
-    except OSError as err:
-        raise DataFileError(f"{path}: cannot read: {err.strerror or err}") from None
-    if header is None:
-        raise DataFileError(f"{path}: file is empty (no header row)")
-    return [c.strip() for c in header]
-
-
-def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig", nrows=nrows
-        )
-    except UnicodeDecodeError:
-        raise _not_utf8(path) from None
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{path}: file is empty (no header row)") from None
-    except pd.errors.ParserError as err:
-        raise DataFileError(f"{path}: not a readable CSV file: {first_line(err)}") from None
-    except OSError as err:
-        raise DataFileError(f"{path}: cannot read: {err.strerror or err}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _not_utf8(path: Path) -> DataFileError:
-    """Name the first undecodable byte of the file (the decoder's own offset is within a buffer)."""
-    offset, line = _first_invalid_utf8(path)
-    return DataFileError(f"{path}: not valid UTF-8 text (byte {offset}, line {line}); re-export as UTF-8")
-
-
-def _first_invalid_utf8(path: Path) -> tuple[int, int]:
-    """(0-based byte offset, 1-based line) of the first byte that is not valid UTF-8."""
-    offset, line, carry = 0, 1, b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            data = carry + chunk
-            try:
-                data.decode("utf-8")
-                good, carry = data, b""
-            except UnicodeDecodeError as err:
-                if err.reason != "unexpected end of data":
-                    return offset + err.start, line + data.count(b"\n", 0, err.start)
-                good, carry = data[: err.start], data[err.start :]  # a character split across chunks
-            offset, line = offset + len(good), line + good.count(b"\n")
-    return offset, line  # the file ends inside a character
-
-
-def _record_lines(path: Path) -> Callable[[np.ndarray, int], np.ndarray]:
-    """Map data record numbers to the line each starts on: one record per line unless a field spans lines."""
-
-    def lines(records: np.ndarray, total: int) -> np.ndarray:
-        newlines, ends_with_newline = _count_newlines(path)
-        if newlines == total + int(ends_with_newline):  # header + one line per record: no scan needed
-            return records + 2
-        try:
-            starts = _record_starts(path)
-        except csv.Error:  # a field over the csv module's size limit: give the row numbers instead
-            return records + 2
-        return starts[records] if len(starts) == total else records + 2  # a dialect pandas reads differently
-
-    return lines
-
-
-def _count_newlines(path: Path) -> tuple[int, bool]:
-    count, last = 0, b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            count, last = count + chunk.count(b"\n"), chunk
-    return count, last.endswith(b"\n")
-
-
-def _record_starts(path: Path) -> np.ndarray:
-    """The first line of every data record, skipping blank lines as pandas does."""
-    starts = array("q")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        consumed = 0
-        for row in reader:  # up to and including the header
-            consumed = reader.line_num
-            if row:
-                break
-        for row in reader:
-            if row:
-                starts.append(consumed + 1)
-            consumed = reader.line_num
-    return np.frombuffer(starts, dtype="int64")
+    header = csv_header(path)
+    rows = int(has_rows(path, header))
+    return RawTable(str(path), 2, header, rows, csv_stager(path, header), lines=record_lines(path))
 
 
 # --- Parquet -----------------------------------------------------------------------------------
@@ -218,19 +181,23 @@ def _parquet_table(path: Path) -> RawTable:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:  # pyarrow raises several types for a corrupt file
         raise DataFileError(f"{path}: not a readable Parquet file: {first_line(err)}") from None
-    schema = parquet.schema_arrow
-    types = {f.name: str(f.type) for f in schema}
-    return RawTable(str(path), 1, list(schema.names), parquet.metadata.num_rows, _parquet_reader(path), types)
+    types = {f.name: str(f.type) for f in parquet.schema_arrow}
+    rows = parquet.metadata.num_rows
+    unreadable = "not a readable Parquet file"  # corrupt pages show only when the rows are read
+    return RawTable(
+        str(path), 1, list(types), rows, _parquet_stager(path, types), types, unreadable=unreadable
+    )
 
 
-def _parquet_reader(path: Path) -> Callable[[], pd.DataFrame]:
-    def read() -> pd.DataFrame:
-        try:
-            return pd.read_parquet(path)
-        except (pa.ArrowException, OSError) as err:  # corrupt pages show only when the data is read
-            raise DataFileError(f"{path}: not a readable Parquet file: {first_line(err)}") from None
+def _parquet_stager(path: Path, types: dict[str, str]) -> Stager:
+    def stage(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        # A zoned timestamp becomes the wall-clock time in the column's own zone, as the contract says.
+        zoned = {c: m.group(1) for c, kind in types.items() if (m := _ZONED_TYPE.match(kind))}
+        wall_clock = {c: f"timezone({_literal(zone)}, {_quote(c)})" for c, zone in zoned.items()}
+        scan = f"read_parquet({_literal(str(path))}, file_row_number=true)"
+        _create_view(con, table, list(types), scan, "file_row_number", wall_clock)
 
-    return read
+    return stage
 
 
 # --- DuckDB ------------------------------------------------------------------------------------
@@ -247,27 +214,36 @@ def _read_duckdb(path: Path) -> dict[str, RawTable]:
     tables: dict[str, RawTable] = {}
     try:
         with connect(path, read_only=True) as con:
-            present = {
-                r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-            }
+            present = dict(
+                con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall()
+            )
             for name in TABLES:
                 if name in present:
                     described = con.execute(f'DESCRIBE "{name}"').fetchall()
                     rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
                     types = {str(r[0]): str(r[1]) for r in described}
-                    reader = _duckdb_reader(path, name)
-                    tables[name] = RawTable(f"{path}:{name}", 1, list(types), rows, reader, types)
+                    stage = _duckdb_stager(path, name, list(types), present[name] == "VIEW")
+                    tables[name] = RawTable(f"{path}:{name}", 1, list(types), rows, stage, types)
     except duckdb.Error as err:
         raise DataFileError(f"{path} is not a DuckDB database or cannot be read: {first_line(err)}") from None
     return tables
 
 
-def _duckdb_reader(path: Path, name: str) -> Callable[[], pd.DataFrame]:
-    def read() -> pd.DataFrame:
-        try:
-            with connect(path, read_only=True) as con:
-                return con.execute(f'SELECT * FROM "{name}"').df()
-        except duckdb.Error as err:
-            raise DataFileError(f"{path}:{name}: cannot be read: {first_line(err)}") from None
+def _duckdb_stager(path: Path, name: str, columns: list[str], is_view: bool) -> Stager:
+    """A view over the table in the source file, attached read-only (`detach_sources` lets it go)."""
+    alias = _SOURCE_PREFIX + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
 
-    return read
+    def stage(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        con.execute(f"ATTACH IF NOT EXISTS {_literal(str(path))} AS {alias} (READ_ONLY)")
+        order = "" if is_view else "ORDER BY rowid"  # a view has no rowid: its scan order
+        _create_view(con, table, columns, f"{alias}.{_quote(name)}", f"row_number() OVER ({order}) - 1")
+
+    return stage
+
+
+def detach_sources(con: duckdb.DuckDBPyConnection) -> None:
+    """Let go of the source databases staging attached (the warehouse must not keep them open)."""
+    attached = con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    for (name,) in attached:
+        if str(name).startswith(_SOURCE_PREFIX):
+            con.execute(f"DETACH {name}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 from memberwise.data.io import ValidatedData, load
 from memberwise.identity import IdentityResult, unify
@@ -15,6 +19,16 @@ from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse, new_warehouse
 
 log = logging.getLogger(__name__)
+
+# How many times its size on disk a source takes once loaded in DuckDB (measured on the demo brands:
+# Parquet is compressed, CSV is text much like DuckDB's own strings).
+_EXPANSION = {".parquet": 8.0, ".csv": 1.5}
+_DUCKDB_EXPANSION = 2.0
+# A source whose loaded size would pass this share of the machine's RAM gets a file-backed warehouse.
+IN_MEMORY_SHARE = 0.25
+# A file-backed warehouse caches within this share of RAM; the rest is for pandas and model work.
+CACHE_SHARE = 0.4
+_PREFIX = "warehouse-"
 
 
 @dataclass
@@ -39,8 +53,51 @@ def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
 
 def prepare(data_dir: Path, settings: Settings) -> Prepared:
     """Validate `data_dir`, load the valid rows into DuckDB and link accounts into members."""
-    warehouse = new_warehouse(settings.warehouse_path, settings.duckdb_threads, settings.duckdb_memory_limit)
-    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), warehouse)
+    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), sized_warehouse(data_dir, settings))
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
     identity = unify(data.warehouse, settings.max_accounts_per_identifier)
     return Prepared(data, data.warehouse, identity)
+
+
+def sized_warehouse(data_dir: Path, settings: Settings) -> Warehouse:
+    """A fresh warehouse sized for the source: in memory, or a file under the home when the source is big.
+
+    `MEMBERWISE_WAREHOUSE_PATH` and `MEMBERWISE_DUCKDB_MEMORY_LIMIT` override the choice.
+    """
+    total_ram = psutil.virtual_memory().total
+    path = settings.warehouse_path
+    if path is None and loaded_size(data_dir) > IN_MEMORY_SHARE * total_ram:
+        path = _work_file(settings.home / "work")
+        log.info("big source %s: file-backed warehouse %s", data_dir, path)
+    memory_limit = settings.duckdb_memory_limit
+    if memory_limit is None and path is not None:
+        memory_limit = f"{int(CACHE_SHARE * total_ram) >> 20}MiB"
+    return new_warehouse(path, settings.duckdb_threads, memory_limit)
+
+
+def loaded_size(source: Path) -> float:
+    """Roughly how many bytes a source's tables take once loaded (0 when it cannot be seen)."""
+    if source.is_file():
+        return source.stat().st_size * _DUCKDB_EXPANSION
+    if not source.is_dir():
+        return 0.0
+    return sum(p.stat().st_size * _EXPANSION[p.suffix] for p in source.iterdir() if p.suffix in _EXPANSION)
+
+
+def _work_file(work_dir: Path) -> Path:
+    """The warehouse file of the running process, deleted at exit; files of dead processes go first."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for stale in work_dir.glob(f"{_PREFIX}*.duckdb"):
+        pid = stale.stem.removeprefix(_PREFIX)
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            _remove(stale)
+    path = work_dir / f"{_PREFIX}{os.getpid()}.duckdb"
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: Path) -> None:
+    """Delete a warehouse file with its write-ahead log and spill directory."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -93,6 +94,16 @@ def test_a_date_typed_timestamp_column_is_read(tmp_path: Path) -> None:
     data = load(brand, DEMO_SNAPSHOT)
     assert data.rejects.empty
     assert data.warehouse.scalar("SELECT min(ordered_at) FROM orders") == datetime(2026, 1, 2)
+
+
+def test_a_zoned_parquet_timestamp_is_wall_clock_time_in_its_zone(tmp_path: Path) -> None:
+    wall = ["2026-01-02 10:00", "2026-01-02 23:30", "2026-01-03 00:30"]  # 23:30 Shanghai is 15:30 UTC
+    naive = pa.array(pd.to_datetime(wall).to_pydatetime(), pa.timestamp("us"))
+    brand = _parquet_orders(tmp_path, pc.assume_timezone(naive, "Asia/Shanghai"))
+    data = load(brand, DEMO_SNAPSHOT)
+    assert data.rejects.empty
+    kept = data.warehouse.df("SELECT ordered_at FROM orders ORDER BY order_id")["ordered_at"]
+    assert kept.tolist() == [pd.Timestamp(w) for w in wall]
 
 
 def test_integer_timestamps_reject_the_file_naming_the_column(tmp_path: Path) -> None:
@@ -215,7 +226,7 @@ def test_non_utf8_message_names_the_first_bad_byte(tmp_path: Path) -> None:
 
 
 def test_a_character_split_across_read_chunks_is_valid(tmp_path: Path) -> None:
-    from memberwise.data.readers import _CHUNK, _first_invalid_utf8
+    from memberwise.data.csv_source import _CHUNK, _first_invalid_utf8
 
     path = tmp_path / "text.csv"
     prefix = b"a" * (_CHUNK - 1)
@@ -229,14 +240,10 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> No
     assert load(brand, DEMO_SNAPSHOT).counts.set_index("table").loc["accounts", "accepted"] == 2
 
 
-def test_an_unforeseen_parse_failure_names_file_and_column(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(values: pd.Series) -> tuple[pd.Series, dict]:
-        raise pd.errors.OutOfBoundsDatetime("Out of bounds nanosecond timestamp: 9999-12-31")
-
-    monkeypatch.setattr(io, "_parse_timestamps", fail)
+def test_an_unforeseen_failure_while_checking_names_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(io, "checked_sql", lambda *args: "SELECT error('no rule foresaw this')")
     raw = RawTable.of(pd.DataFrame({"order_id": ["o1"], "ordered_at": ["2026-01-02"]}), "orders.csv", 2)
-    message = r"^orders\.csv: column 'ordered_at' cannot be read: Out of bounds"
-    with pytest.raises(DataFileError, match=message):
+    with pytest.raises(DataFileError, match=r"^orders\.csv: cannot be read: .*no rule foresaw this"):
         validate_table(raw, TABLES["orders"], DEMO_SNAPSHOT)
 
 
