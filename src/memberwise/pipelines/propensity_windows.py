@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from memberwise.config import SplitConfig, WindowsConfig
 from memberwise.feature_spec import FeatureSpec
-from memberwise.features import build_features, repurchase_labels
+from memberwise.features import feature_sql
+from memberwise.features.sql import fetch
 from memberwise.warehouse import Warehouse, connect
 
 TRAIN_PARTS = ("train", "early_stop")  # older windows
@@ -55,6 +56,12 @@ class LabelledWindow:
         return {f"rows_{part}": int((self.part == part).sum()) for part in TRAIN_PARTS + VALIDATION_PARTS}
 
 
+def unit_sql(column: str, salt: str = "") -> str:
+    """SQL of `member_unit` over a text column (with a salt: another, independent draw per salt)."""
+    text = f"CAST({column} AS VARCHAR)" + (f" || '{salt}'" if salt else "")
+    return f"('0x' || left(md5({text}), 8))::UBIGINT::DOUBLE / 4294967296"
+
+
 def member_unit(member_ids: pd.Series | Sequence[object]) -> np.ndarray:
     """A deterministic number in [0, 1) per member id (stable across runs and windows).
 
@@ -62,10 +69,9 @@ def member_unit(member_ids: pd.Series | Sequence[object]) -> np.ndarray:
     """
     text = pd.Series(member_ids, dtype=object).astype(str).to_numpy(dtype=object)
     ids = pa.table({"m": pa.array(text, pa.string())})
-    sql = "SELECT ('0x' || left(md5(m), 8))::UBIGINT::DOUBLE / 4294967296 AS u FROM ids"
     with connect() as con:
         con.register("ids", ids)
-        return np.asarray(con.execute(sql).fetchnumpy()["u"], dtype=float)
+        return np.asarray(con.execute(f"SELECT {unit_sql('m')} AS u FROM ids").fetchnumpy()["u"], dtype=float)
 
 
 def window_cutoff(as_of: date, spec: FeatureSpec) -> date:
@@ -85,12 +91,27 @@ def training_cutoffs(
     return [c for c in cutoffs if (c - data_start).days >= windows.min_history_days]
 
 
-def _one_window(wh: Warehouse, cutoff: date, spec: FeatureSpec) -> tuple[pd.DataFrame, np.ndarray]:
-    features = build_features(wh, cutoff, spec.new_window_days)
-    labels = repurchase_labels(wh, cutoff, spec.horizon_days)
-    if not features["member_id"].equals(labels["member_id"]):
-        raise RuntimeError("features and labels are not aligned by member")
-    return features, labels["repurchased"].to_numpy(dtype=bool)
+def _one_window(
+    wh: Warehouse, cutoff: date, spec: FeatureSpec, keep: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and labels at a cutoff in one statement; `keep` (SQL over member_id) samples in the engine.
+
+    A big brand's sample is drawn before any row reaches pandas: a 10M-member window is never a frame.
+    """
+    has = ("loyalty" in wh.present, "interactions" in wh.present)
+    sql = feature_sql(cutoff, spec.new_window_days, *has, label_horizon=spec.horizon_days)
+    if keep is not None:
+        sql = f"SELECT * FROM ({sql}) WHERE {keep} ORDER BY member_id"
+    features = fetch(wh, sql)
+    labels = features.pop("repurchased").to_numpy(dtype=bool)
+    features.attrs["new_window_days"] = int(spec.new_window_days)
+    return features, labels
+
+
+def _member_share(wh: Warehouse, rows: int) -> float:
+    """The share of the brand's members that leaves about `rows` of them (1.0: keep everyone)."""
+    members = int(str(wh.scalar("SELECT count(*) FROM members") or 0))
+    return min(1.0, rows / max(members, 1))
 
 
 def validation_window(
@@ -106,12 +127,10 @@ def validation_window(
     leaves `max_members`: the same members in every run, so the gate compares like with like.
     """
     cutoff = window_cutoff(as_of, spec)
-    features, labels = _one_window(wh, cutoff, spec)
-    unit = member_unit(features["member_id"])
-    share = min(1.0, max_members / max(len(features), 1))
-    if share < 1.0:
-        keep = unit < share
-        features, labels, unit = features[keep].reset_index(drop=True), labels[keep], unit[keep] / share
+    share = _member_share(wh, max_members)
+    keep = f"{unit_sql('member_id')} < {share!r}" if share < 1.0 else None
+    features, labels = _one_window(wh, cutoff, spec, keep)
+    unit = member_unit(features["member_id"]) / share  # uniform on [0, 1) among the kept
     part = np.where(unit < split.holdout, "holdout", "calibration")
     return LabelledWindow(features, labels, part, spec, (cutoff,))
 
@@ -130,13 +149,12 @@ def labelled_window(
     data_start = pd.Timestamp(start).date() if start is not None else None
     frames, labels, parts, cutoffs = [], [], [], []
     older = training_cutoffs(latest.validation_cutoff, spec, windows, data_start)
-    for number, cutoff in enumerate(reversed(older)):
-        features, y = _one_window(wh, cutoff, spec)
-        # A big brand keeps a seeded share of each older window, so the stack stays within max_train_rows.
-        share = min(1.0, windows.max_train_rows / max(len(features) * len(older), 1))
-        if share < 1.0:
-            keep = np.random.default_rng(number).random(len(features)) < share
-            features, y = features[keep].reset_index(drop=True), y[keep]
+    # A big brand keeps a hashed share of each older window (salted by its cutoff, so each window draws
+    # other members), so the stack stays within max_train_rows.
+    share = _member_share(wh, windows.max_train_rows // max(len(older), 1))
+    for cutoff in reversed(older):
+        keep = f"{unit_sql('member_id', str(cutoff))} < {share!r}" if share < 1.0 else None
+        features, y = _one_window(wh, cutoff, spec, keep)
         unit = member_unit(features["member_id"])
         frames.append(features)
         labels.append(y)
