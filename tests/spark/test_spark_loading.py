@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -107,23 +108,35 @@ def test_parquet_native_types_and_file_order(spark, brand: Path, tmp_path: Path)
     assert not spark.catalog.tableExists(staged.view)
 
 
-def test_zoned_parquet_timestamps_are_wall_clock_in_their_zone(spark, brand: Path, tmp_path: Path) -> None:
+def test_parquet_spark_cannot_read_goes_through_readers(spark, brand: Path, tmp_path: Path) -> None:
+    """Zoned timestamps become wall-clock time in their zone; nanosecond ones (pandas' default) load."""
     (brand / "accounts.csv").unlink()
     utc = pd.Series(pd.to_datetime(["2024-01-01 16:30:00", "2024-06-30 23:59:59"]).tz_localize("UTC"))
-    accounts = pd.DataFrame({"channel": ["jd", "jd"], "account_id": ["b", "a"], "registered_at": utc})
-    pq.write_table(
-        pa.Table.from_pandas(accounts.assign(registered_at=utc.dt.tz_convert("Asia/Shanghai"))),
-        brand / "accounts.parquet",
+    accounts = pa.table(
+        {
+            "channel": ["jd", "jd"],
+            "account_id": ["b", "a"],
+            "registered_at": pa.array(
+                utc.dt.tz_convert("Asia/Shanghai"), pa.timestamp("us", "Asia/Shanghai")
+            ),
+        }
     )
-    staged = stage_source(spark, brand, tmp_path / "work")["accounts"]
-    got = _view(spark, staged)
+    pq.write_table(accounts, brand / "accounts.parquet")
+    orders = pq.read_table(brand / "orders.parquet")
+    at = orders.schema.get_field_index("ordered_at")
+    nanos = pc.add(orders["ordered_at"].cast(pa.timestamp("ns")), pa.scalar(123, pa.duration("ns")))
+    pq.write_table(orders.set_column(at, "ordered_at", nanos), brand / "orders.parquet")
+    staged = stage_source(spark, brand, tmp_path / "work")
+    got = _view(spark, staged["accounts"])
     assert got["account_id"].tolist() == ["b", "a"] and got["_row"].tolist() == [0, 1]
-    assert got["registered_at"].tolist() == [
-        pd.Timestamp("2024-01-02 00:30:00"),
-        pd.Timestamp("2024-07-01 07:59:59"),
-    ]
-    unstage_table(spark, staged)
-    assert staged.files is not None and not staged.files.exists()
+    wall_clock = [pd.Timestamp("2024-01-02 00:30:00"), pd.Timestamp("2024-07-01 07:59:59")]
+    assert got["registered_at"].tolist() == wall_clock
+    ordered_at = _view(spark, staged["orders"])["ordered_at"]
+    expected = orders["ordered_at"].to_pandas()
+    assert (ordered_at.to_numpy() == expected.to_numpy()).all()  # to the microsecond, nanoseconds cut
+    for table in staged.values():
+        unstage_table(spark, table)
+        assert table.files is not None and not table.files.exists()
 
 
 def test_a_malformed_csv_is_one_data_file_error(spark, brand: Path, tmp_path: Path) -> None:

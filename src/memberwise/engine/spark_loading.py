@@ -11,8 +11,8 @@ A Parquet file is read by Spark directly (in parallel; `_row` from Spark's row i
 is parsed by readers' CSV stager, not Spark's, because Spark's parser reads quotes differently
 (`"x"y`, a `\\"` inside quotes, a CR-LF inside a field) and the engines must agree on every value: it
 is streamed into an on-disk scratch DuckDB and written to one Parquet file Spark reads. A DuckDB
-source, a Parquet file with zoned timestamps (their wall clock is readers' rule) and an in-memory
-table take that path too.
+source, an in-memory table and a Parquet file with nanosecond timestamps (Spark refuses them) or
+zoned ones (their wall clock is readers' rule) take that path too.
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ def stage_source(spark: SparkSession, source: Path, work_dir: Path) -> dict[str,
 def stage_table(spark: SparkSession, raw: RawTable, table: Table, work_dir: Path) -> SparkStaged:
     """Create the view `raw_<table>` for one source table; `work_dir` holds any Parquet written for it."""
     path = Path(raw.source)
-    zoned = any("tz=" in kind for kind in raw.types.values())
     files = None
-    if path.suffix == ".parquet" and path.is_file() and not zoned:
+    if path.suffix == ".parquet" and path.is_file() and _spark_reads(raw.types):
         frame, rows = _parquet_frame(spark, path, raw.columns, table), int(raw.rows or 0)
     else:
         files, rows = _through_duckdb(raw, table, work_dir)
@@ -73,6 +72,14 @@ def unstage_table(spark: SparkSession, staged: SparkStaged) -> None:
     spark.catalog.dropTempView(staged.view)
     if staged.files is not None:
         staged.files.unlink(missing_ok=True)
+
+
+def _spark_reads(types: dict[str, str]) -> bool:
+    """Whether Spark reads these Arrow types as readers do.
+
+    Not nanosecond timestamps (Spark refuses the file) nor zoned ones (readers take their wall clock).
+    """
+    return not any(kind.startswith("timestamp[ns") or "tz=" in kind for kind in types.values())
 
 
 def _empty_is_null(frame: DataFrame, name: str) -> Column:
@@ -100,9 +107,16 @@ def _through_duckdb(raw: RawTable, table: Table, work_dir: Path) -> tuple[Path, 
     try:
         with connect(scratch) as con:
             raw.stage(con, table)
-            (rows,) = con.execute(
-                f"COPY {staged_name(table.name)} TO '{target}' (FORMAT parquet)"
-            ).fetchall()[0]
+            staged = staged_name(table.name)
+            described = con.execute(f"DESCRIBE {staged}").fetchall()
+            # Spark refuses nanosecond Parquet timestamps; microseconds are what both engines compare.
+            columns = ", ".join(
+                f'CAST("{name}" AS TIMESTAMP) AS "{name}"' if kind == "TIMESTAMP_NS" else f'"{name}"'
+                for name, kind, *_ in described
+            )
+            literal = str(target).replace("'", "''")
+            copy = f"COPY (SELECT {columns} FROM {staged}) TO '{literal}' (FORMAT parquet)"
+            (rows,) = con.execute(copy).fetchall()[0]
     except duckdb.Error as err:
         raise DataFileError(f"{raw.source}: {raw.unreadable}: {first_line(err)}") from None
     finally:
