@@ -31,7 +31,7 @@ def _brand(tmp_path: Path, parquet_bytes: int = 1000, csv_bytes: int = 1000) -> 
 
 def test_loaded_size_weighs_compressed_parquet_more_than_csv(tmp_path: Path) -> None:
     brand = _brand(tmp_path, parquet_bytes=1000, csv_bytes=1000)
-    assert loaded_size(brand) == 1000 * 8.0 + 1000 * 1.5
+    assert loaded_size(brand) == 1000 * 6.0 + 1000 * 1.5
     assert loaded_size(tmp_path / "nothing") == 0
 
 
