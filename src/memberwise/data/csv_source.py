@@ -42,7 +42,7 @@ def csv_header(path: Path) -> list[str]:
 
 def has_rows(path: Path, header: list[str]) -> bool:
     """Whether any data record follows the header (reads the first block only, unless it is all header)."""
-    return any(batch.num_rows for batch in _batches(path, len(header)))
+    return any(batch.num_rows for batch in _batches(path, len(header), block=_CHUNK, threads=False))
 
 
 def csv_stager(path: Path, header: list[str]) -> Callable[[duckdb.DuckDBPyConnection, Table], None]:
@@ -68,9 +68,14 @@ def csv_stager(path: Path, header: list[str]) -> Callable[[duckdb.DuckDBPyConnec
     return stage
 
 
-def _batches(path: Path, width: int) -> Iterator[pa.RecordBatch]:
-    """The data records in batches of text columns `f0..`; the header record is dropped."""
-    read = pacsv.ReadOptions(block_size=_BLOCK, autogenerate_column_names=True, encoding="utf8")
+def _batches(path: Path, width: int, block: int = _BLOCK, threads: bool = True) -> Iterator[pa.RecordBatch]:
+    """The data records in batches of text columns `f0..`; the header record is dropped.
+
+    Threads read blocks ahead: for a peek at the first records, none and small blocks are quicker.
+    """
+    read = pacsv.ReadOptions(
+        block_size=block, autogenerate_column_names=True, encoding="utf8", use_threads=threads
+    )
     parse = pacsv.ParseOptions(newlines_in_values=True)  # quoted fields may span lines
     convert = pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)})
     header_left = True
