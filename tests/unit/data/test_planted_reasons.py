@@ -17,6 +17,7 @@ from memberwise.data.contract import TABLES
 from memberwise.data.io import load, validate
 from memberwise.data.readers import RawTable
 from memberwise.data.validation_sql import checked_sql
+from memberwise.warehouse import new_warehouse
 from tests.conftest import DEMO_SNAPSHOT
 
 ACCOUNTS = "channel,account_id\napp,a1\n"
@@ -172,3 +173,17 @@ def test_checked_sql_transpiles_to_spark(name: str, typed: bool) -> None:
     sql = checked_sql(table, DEMO_SNAPSHOT, types)
     spark = sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)[0]
     assert "REGEXP_MATCHES" not in spark.upper() and "\\" not in spark
+
+
+def test_inline_repeated_keys_give_the_same_verdicts() -> None:
+    """The one-statement form other engines run (repeats found inline) agrees with DuckDB's two steps."""
+    frame, planted, _ = _messy_orders(seed=4)
+    raw, table = RawTable.of(frame, "orders.csv", 2), TABLES["orders"]
+    con = new_warehouse().con
+    raw.stage(con, table)
+    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE raw_orders").fetchall()}
+    sql = checked_sql(table, DEMO_SNAPSHOT, types)
+    found = con.execute(
+        f"SELECT _row, reasons FROM ({sql}) WHERE reasons IS NOT NULL ORDER BY _row"
+    ).fetchall()
+    assert dict(found) == planted
