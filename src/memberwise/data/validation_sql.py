@@ -217,7 +217,8 @@ def _judged(column: Column, source_type: str, table: Table, snapshot: str) -> st
         cases.append((outside, Reason.OUT_OF_RANGE))
     elif column.kind == "int":
         value = f"CASE WHEN round({p}) = {p} AND abs({p}) <= {_MAX_INT} THEN CAST({p} AS BIGINT) END"
-    cases.append((f"{t} IS NOT NULL AND {value} IS NULL", Reason.UNPARSEABLE))
+    if column.kind != "str":  # text is never refused
+        cases.append((f"{t} IS NOT NULL AND {value} IS NULL", Reason.UNPARSEABLE))
     if column.event_time:
         cases.append((f"{p} > {snapshot}", Reason.AFTER_SNAPSHOT))
     if column.allowed is not None:
@@ -227,15 +228,17 @@ def _judged(column: Column, source_type: str, table: Table, snapshot: str) -> st
     if not column.nullable:
         missing = Reason.MISSING_KEY if column.name in table.key else Reason.MISSING_VALUE
         cases.append((f"{t} IS NULL", missing))
-    why = " ".join(f"WHEN {cond} THEN '{reason.value}'" for cond, reason in cases)
-    return f"{value} AS {_q(column.name)}, CASE {why} END AS {_q(column.name + '__why')}"
+    rules = " ".join(f"WHEN {cond} THEN '{reason.value}'" for cond, reason in cases)
+    why = f"CASE {rules} END" if cases else "CAST(NULL AS VARCHAR)"  # optional free text: no rule
+    return f"{value} AS {_q(column.name)}, {why} AS {_q(column.name + '__why')}"
 
 
 def _reasons(table: Table, repeated_keys: str | None) -> str:
     """Level 4: every failed rule as `column:reason`, in sorted order, or NULL for a valid row."""
     # Sorting on `column:` orders whole labels too: a column's own reason and a one-column key's
     # duplicate_key never meet on one row (a duplicate has its key), so their order is moot.
-    entries = [(f"{c.name}:", f"'{c.name}:' || j.{_q(c.name + '__why')}") for c in table.columns]
+    ruled = [c for c in table.columns if c.kind != "str" or not c.nullable or c.allowed is not None]
+    entries = [(f"{c.name}:", f"'{c.name}:' || j.{_q(c.name + '__why')}") for c in ruled]
     if table.key:
         label = f"{','.join(table.key)}:{Reason.DUPLICATE_KEY.value}"
         if repeated_keys != "":
