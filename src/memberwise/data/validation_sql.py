@@ -180,7 +180,8 @@ def _parsed(column: Column, source_type: str) -> str:
             f"WHEN regexp_matches({t}, '{_LOOSE}') THEN TRY_CAST({_canonical(t)} AS TIMESTAMP) END"
         )
     elif column.kind == "bool":
-        value = f"CASE WHEN lower({t}) IN {_TRUE} THEN true WHEN lower({t}) IN {_FALSE} THEN false END"
+        spellings = [f"WHEN '{v}' THEN true" for v in _TRUE] + [f"WHEN '{v}' THEN false" for v in _FALSE]
+        value = f"CASE lower({t}) {' '.join(spellings)} END"
     else:
         value = f"CASE WHEN regexp_matches({t}, '{_NUMBER}') THEN TRY_CAST({t} AS DOUBLE) END"
     if column.kind in ("float", "int"):
@@ -222,7 +223,7 @@ def _judged(column: Column, source_type: str, table: Table, snapshot: str) -> st
     if column.event_time:
         cases.append((f"{p} > {snapshot}", Reason.AFTER_SNAPSHOT))
     if column.allowed is not None:
-        cases.append((f"{p} NOT IN ({', '.join(repr(v) for v in column.allowed)})", Reason.UNKNOWN_VALUE))
+        cases.append((f"{p} IS NOT NULL AND NOT {_one_of(p, column.allowed)}", Reason.UNKNOWN_VALUE))
     if column.non_negative:
         cases.append((f"{p} < 0", Reason.NEGATIVE_VALUE))
     if not column.nullable:
@@ -231,6 +232,12 @@ def _judged(column: Column, source_type: str, table: Table, snapshot: str) -> st
     rules = " ".join(f"WHEN {cond} THEN '{reason.value}'" for cond, reason in cases)
     why = f"CASE {rules} END" if cases else "CAST(NULL AS VARCHAR)"  # optional free text: no rule
     return f"{value} AS {_q(column.name)}, {why} AS {_q(column.name + '__why')}"
+
+
+def _one_of(expression: str, values: tuple[str, ...]) -> str:
+    """Membership as a CASE: DuckDB plans a long IN list as a join, which loses the rows' order."""
+    branches = " ".join(f"WHEN '{v}' THEN true" for v in values)
+    return f"(CASE {expression} {branches} ELSE false END)"
 
 
 def _reasons(table: Table, repeated_keys: str | None) -> str:
