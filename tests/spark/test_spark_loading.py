@@ -15,6 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from memberwise.data.contract import TABLES
+from memberwise.data.io import validate
+from memberwise.data.readers import read_source
+from memberwise.data.validation_sql import checked_sql
+from memberwise.engine.dialect import to_spark
 from memberwise.engine.spark_loading import SparkStaged, stage_source, unstage_table
 from memberwise.errors import DataFileError
 
@@ -146,3 +150,22 @@ def test_a_malformed_csv_is_one_data_file_error(spark, brand: Path, tmp_path: Pa
         DataFileError, match=r"accounts\.csv: not a readable CSV file: .*Expected 3 columns, got 2"
     ):
         stage_source(spark, brand, tmp_path / "work")
+
+
+def test_checked_sql_on_the_views_gives_duckdbs_rejects(spark, dirty_brand: Path, tmp_path: Path) -> None:
+    """What the views are for: the contract's SQL, transpiled, rejects the same rows for the same reasons.
+
+    accounts and orders hold every kind of rule (text, int, float, bool, timestamp, keys).
+    """
+    snapshot = pd.Timestamp("2026-11-15 23:59:59")
+    duck = validate(read_source(dirty_brand), snapshot).rejects
+    views = stage_source(spark, dirty_brand, tmp_path / "work")
+    for name in ("accounts", "orders"):
+        staged = views[name]
+        sql = to_spark(checked_sql(TABLES[name], snapshot, staged.source_types))
+        got = spark.sql(sql).where("reasons IS NOT NULL").orderBy("_row").toPandas()
+        expected = duck[duck["table"] == name]
+        assert len(expected), f"the dirty brand has rejects in {name}"
+        assert (got["_row"] + staged.raw.first_row_number).tolist() == expected["row_number"].tolist()
+        assert got["reasons"].tolist() == expected["reasons"].tolist()
+        assert got["_key"].tolist() == expected["key"].tolist()
