@@ -29,22 +29,26 @@ MEMBER_COLUMNS = (
 MEMBER_MAP_SQL = "SELECT channel, account_id, member_id FROM member_map ORDER BY channel, account_id"
 MEMBERS_SQL = f"SELECT {', '.join(MEMBER_COLUMNS)} FROM members ORDER BY member_id"
 
-# Account order for "most recent" (no registered_at = oldest) and "first registered" (no registered_at =
-# latest); channel and account id break ties so results never depend on row order or engine.
-NEWEST_ACCOUNT = "(coalesce(registered_at, TIMESTAMP '1900-01-01'), channel, account_id)"
-FIRST_REGISTERED = "(coalesce(registered_at, TIMESTAMP '2200-01-01'), channel, account_id)"
+# Account orders, numbered once in `member_map` so that "most recent" and "first registered" are integer
+# arg_max/arg_min keys (a row key costs several times more): `recency_rank` counts accounts without
+# registered_at as oldest, `registration_rank` as latest; channel and account id break ties, so results
+# never depend on row order or engine.
+ACCOUNT_RANKS = {
+    "recency_rank": "coalesce(registered_at, TIMESTAMP '1900-01-01'), channel, account_id",
+    "registration_rank": "coalesce(registered_at, TIMESTAMP '2200-01-01'), channel, account_id",
+}
 LATEST_CARD = "(l.enrolled_at, l.member_card)"
 
 
 def profile_aggregates() -> str:
-    """Per member over its account rows: first registration channel, latest non-null profile values.
+    """Per member over its `member_map` rows: first registration channel, latest non-null profile values.
 
     FILTER, because Spark's max_by keeps NULL values where DuckDB's arg_max skips them.
     """
     latest = ",\n".join(
-        f"arg_max({f}, {NEWEST_ACCOUNT}) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS
+        f"arg_max({f}, recency_rank) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in PROFILE_FIELDS
     )
-    return f"arg_min(channel, {FIRST_REGISTERED}) AS registration_channel,\n{latest}"
+    return f"arg_min(channel, registration_rank) AS registration_channel,\n{latest}"
 
 
 @dataclass
@@ -76,16 +80,16 @@ def _number_accounts(wh: SqlWarehouse) -> None:
         for table in ("orders", "interactions", "campaign_touches")
     )
     none = ", ".join(f"CAST(NULL AS VARCHAR) AS {kind}" for kind in STRONG_IDENTIFIERS)
+    columns = f"channel, account_id, {', '.join(STRONG_IDENTIFIERS)}, registered_at"
     wh.execute(
         f"""
         CREATE OR REPLACE TABLE account_index AS
         WITH everyone AS (
-            SELECT channel, account_id, {", ".join(STRONG_IDENTIFIERS)} FROM accounts
+            SELECT {columns} FROM accounts
             UNION ALL
-            SELECT channel, account_id, {none} FROM ({orphans}) AS guests
+            SELECT channel, account_id, {none}, CAST(NULL AS TIMESTAMP) FROM ({orphans}) AS guests
         )
-        SELECT CAST(row_number() OVER (ORDER BY channel, account_id) - 1 AS BIGINT) AS idx,
-               channel, account_id, {", ".join(STRONG_IDENTIFIERS)}
+        SELECT CAST(row_number() OVER (ORDER BY channel, account_id) - 1 AS BIGINT) AS idx, {columns}
         FROM everyone
         """
     )
@@ -123,8 +127,9 @@ def link_accounts(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.Data
 
     Each account sharing a (non-hub) identifier is linked to the identifier's first account, so the
     graph has accounts only; its components are labelled by their smallest account index.
-    `member_key` is a dense integer per member for fast joins inside the warehouse; `member_id` is the
-    public id: `m_` + a hash of the member's smallest `channel:account_id`, deterministic and stable.
+    `member_id` is the public id: `m_` + a hash of the member's smallest `channel:account_id`,
+    deterministic and stable; `member_key` numbers members densely in `member_id` order, so joins and
+    sorts inside the warehouse are on integers. `ACCOUNT_RANKS` number the accounts for the profile.
     """
     _number_accounts(wh)
     hubs = _identifier_use(wh, max_accounts_per_identifier)
@@ -133,18 +138,24 @@ def link_accounts(wh: SqlWarehouse, max_accounts_per_identifier: int) -> pd.Data
         WHERE accounts BETWEEN 2 AND {int(max_accounts_per_identifier)} AND idx <> first_idx""",
         "account_component",
     )
+    ranks = ",\n".join(
+        f"CAST(row_number() OVER (ORDER BY {order}) AS BIGINT) AS {name}"
+        for name, order in ACCOUNT_RANKS.items()
+    )
     wh.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE member_map AS
         WITH keyed AS (
-            SELECT a.channel, a.account_id,
+            SELECT a.channel, a.account_id, a.registered_at,
                    min(a.channel || ':' || a.account_id)
                        OVER (PARTITION BY coalesce(c.component, a.idx)) AS smallest_key
             FROM account_index a LEFT JOIN account_component c ON c.node = a.idx
-        )
-        SELECT channel, account_id, 'm_' || substr(md5(smallest_key), 1, 16) AS member_id,
-               CAST(dense_rank() OVER (ORDER BY smallest_key) AS INTEGER) AS member_key
-        FROM keyed
+        ),
+        named AS (SELECT *, 'm_' || substr(md5(smallest_key), 1, 16) AS member_id FROM keyed)
+        SELECT channel, account_id, member_id,
+               CAST(dense_rank() OVER (ORDER BY member_id) AS INTEGER) AS member_key,
+               {ranks}
+        FROM named
         """
     )
     for scratch in ("account_component", "identifier_use", "account_index"):
@@ -180,8 +191,8 @@ def _build_members(wh: SqlWarehouse) -> None:
         f"""
         CREATE OR REPLACE TABLE members AS
         WITH acct AS (
-            SELECT m.member_key, m.member_id, m.channel, m.account_id, a.registered_at, a.member_card,
-                   {", ".join(f"a.{f}" for f in PROFILE_FIELDS)}
+            SELECT m.member_key, m.member_id, m.channel, {", ".join(f"m.{r}" for r in ACCOUNT_RANKS)},
+                   a.registered_at, a.member_card, {", ".join(f"a.{f}" for f in PROFILE_FIELDS)}
             FROM member_map m
             LEFT JOIN accounts a ON a.channel = m.channel AND a.account_id = m.account_id
         ),

@@ -43,7 +43,7 @@ def member_audiences(wh: SqlWarehouse, as_of: date | str, new_window_days: int =
         FROM population p
         LEFT JOIN enrolment e ON e.member_key = p.member_key
         LEFT JOIN first_purchase f ON f.member_key = p.member_key
-        ORDER BY p.member_id""",
+        ORDER BY p.member_key""",
     )
 
 
@@ -152,5 +152,5 @@ def preferred_channels(wh: SqlWarehouse, as_of: date | str) -> pd.DataFrame:
         FROM population p
         LEFT JOIN best b ON b.member_key = p.member_key
         LEFT JOIN static s ON s.member_key = p.member_key
-        ORDER BY p.member_id""",
+        ORDER BY p.member_key""",
     )

@@ -29,5 +29,5 @@ def repurchase_labels(wh: SqlWarehouse, as_of: date | str, horizon_days: int = 9
         SELECT p.member_id, DATE '{day.isoformat()}' AS as_of, {int(horizon_days)} AS horizon_days,
                b.member_key IS NOT NULL AS repurchased
         FROM population p LEFT JOIN buyers b ON b.member_key = p.member_key
-        ORDER BY p.member_id""",
+        ORDER BY p.member_key""",
     )

@@ -31,7 +31,10 @@ def days_ago_sql(column: str, as_of: date) -> str:
 
 
 def population_cte(cutoff: str) -> str:
-    """Members known before the cutoff (first_seen_at is null only when nothing is known)."""
+    """Members known before the cutoff (first_seen_at is null only when nothing is known).
+
+    Sort results by `member_key`: the same order as `member_id`, on integers.
+    """
     return f"""population AS (
         SELECT member_key, member_id, first_seen_at FROM members WHERE first_seen_at < {cutoff}
     )"""
