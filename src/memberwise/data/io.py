@@ -1,4 +1,4 @@
-"""Split each of a brand's tables into valid rows and rejects (with reasons), set-based in DuckDB.
+"""Split each of a brand's tables into valid rows and rejects (with reasons), set-based in the warehouse.
 
 Whole-file problems raise :class:`DataFileError` (see :mod:`memberwise.data.readers`); row problems
 never stop a run: the row goes to the rejects table and the counts say so. `read = accepted + rejected`
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,19 +23,20 @@ from memberwise.data.contract import TABLES, Table
 from memberwise.data.readers import RawTable, detach_sources, read_source, unstage
 from memberwise.data.validation_sql import checked_sql, repeated_keys_sql, staged_name
 from memberwise.errors import DataFileError, MemberwiseError, first_line
-from memberwise.warehouse import Warehouse, new_warehouse
+from memberwise.warehouse import SqlWarehouse, Warehouse, new_warehouse
 
 log = logging.getLogger(__name__)
 REJECT_COLUMNS = ["table", "row_number", "line", "key", "reasons"]
 _CHECK_COLUMNS = ("_row", "reasons", "_key")  # what checked_sql adds to the contract columns
 _REPEATS = "_repeated_keys"
+_WHOLE_STAGE = "spark.sql.codegen.wholeStage"
 
 
 @dataclass
 class ValidatedData:
     """The warehouse holding the valid rows, the rejected rows with reasons, and counts that add up."""
 
-    warehouse: Warehouse
+    warehouse: SqlWarehouse
     rejects: pd.DataFrame
     counts: pd.DataFrame
     snapshot_at: pd.Timestamp
@@ -63,44 +66,104 @@ def validate_table(
 
 
 def check_table(
-    warehouse: Warehouse, raw: RawTable, table: Table, snapshot_at: pd.Timestamp
+    warehouse: SqlWarehouse, raw: RawTable, table: Table, snapshot_at: pd.Timestamp
 ) -> tuple[pd.DataFrame, int]:
     """Replace the warehouse's `table` by the valid rows of `raw`; return (rejects, rows read).
 
     The repeated keys are found first (a small table); then one pass writes every row, in source
-    order, with its reasons; the few rejected rows are then read out and deleted.
+    order, with its reasons; the few rejected rows are then read out and dropped. The same SQL on
+    either engine: only staging the source differs (:func:`_staged`).
     """
-    con, name = warehouse.con, table.name
-    try:
-        raw.stage(con, table)
-        staged = staged_name(name)
-        types = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {staged}").fetchall()}
+    name = table.name
+    with _staged(warehouse, raw, table) as types:
         repeats = ""
         if table.key:
             found = repeated_keys_sql(table, snapshot_at, types)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_REPEATS} AS {found}")
-            if con.execute(f"SELECT count(*) FROM {_REPEATS}").fetchall()[0][0]:
+            warehouse.execute(f"CREATE OR REPLACE TEMP TABLE {_REPEATS} AS {found}")
+            if warehouse.scalar(f"SELECT count(*) FROM {_REPEATS}"):
                 repeats = _REPEATS
         order = " ORDER BY _row" if repeats else ""  # the join to the repeats does not keep the order
         sql = checked_sql(table, snapshot_at, types, repeats)
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}{order}')
-    except duckdb.Error as err:
+        warehouse.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}{order}')
+    bad = warehouse.df(f'SELECT _row, _key, reasons FROM "{name}" WHERE reasons IS NOT NULL ORDER BY _row')
+    read = int(warehouse.scalar(f'SELECT count(*) FROM "{name}"'))  # type: ignore[call-overload]
+    _keep_accepted(warehouse, table, rejected=len(bad) > 0)
+    warehouse.present.add(name)
+    return _reject_table(raw, table, bad, read), read
+
+
+@contextmanager
+def _staged(warehouse: SqlWarehouse, raw: RawTable, table: Table) -> Iterator[dict[str, str]]:
+    """Stage `raw` as `staged_name(table)` in the warehouse's engine; yield its column types.
+
+    An engine error while staging or checking is the source's fault (an unreadable file): one line.
+    """
+    stage = _duckdb_staging if isinstance(warehouse, Warehouse) else _spark_staging
+    try:
+        with stage(warehouse, raw, table) as types:
+            yield types
+    except _engine_errors(warehouse) as err:
         log.debug("checking %s failed", raw.source, exc_info=True)
         raise DataFileError(f"{raw.source}: {raw.unreadable}: {first_line(err)}") from None
     finally:
-        unstage(con, name)
-        con.execute(f"DROP TABLE IF EXISTS {_REPEATS}")
-    bad = con.execute(
-        f'SELECT _row, _key, reasons FROM "{name}" WHERE reasons IS NOT NULL ORDER BY _row'
-    ).df()
-    read = int(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
-    if len(bad):
-        con.execute(f'DELETE FROM "{name}" WHERE reasons IS NOT NULL')
-    for column in _CHECK_COLUMNS:
-        con.execute(f'ALTER TABLE "{name}" DROP COLUMN {column}')
-    warehouse.fingerprint = None
-    warehouse.present.add(name)
-    return _reject_table(raw, table, bad, read), read
+        warehouse.execute(f"DROP TABLE IF EXISTS {_REPEATS}")
+
+
+@contextmanager
+def _duckdb_staging(warehouse: SqlWarehouse, raw: RawTable, table: Table) -> Iterator[dict[str, str]]:
+    assert isinstance(warehouse, Warehouse)
+    try:
+        raw.stage(warehouse.con, table)
+        described = warehouse.con.execute(f"DESCRIBE {staged_name(table.name)}").fetchall()
+        yield {str(r[0]): str(r[1]) for r in described}
+    finally:
+        unstage(warehouse.con, table.name)
+
+
+@contextmanager
+def _spark_staging(warehouse: SqlWarehouse, raw: RawTable, table: Table) -> Iterator[dict[str, str]]:
+    from memberwise.engine.spark import SparkWarehouse
+    from memberwise.engine.spark_loading import stage_table, unstage_table
+
+    assert isinstance(warehouse, SparkWarehouse), f"no staging for engine {warehouse.engine}"
+    staged = stage_table(warehouse.spark, raw, table, warehouse.work_dir / "staging")
+    # A wide table's rules exceed the JVM's 64 KB method limit as one generated stage: Spark would
+    # try, fail and fall back to per-expression code (3-4x slower than not trying).
+    warehouse.spark.conf.set(_WHOLE_STAGE, "false")
+    try:
+        yield staged.source_types
+    finally:
+        warehouse.spark.conf.unset(_WHOLE_STAGE)
+        unstage_table(warehouse.spark, staged)
+
+
+def _engine_errors(warehouse: SqlWarehouse) -> tuple[type[BaseException], ...]:
+    if isinstance(warehouse, Warehouse):
+        return (duckdb.Error,)
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return (duckdb.Error, PySparkException, Py4JJavaError)  # DuckDB: Spark's CSV stager
+
+
+def _keep_accepted(warehouse: SqlWarehouse, table: Table, rejected: bool) -> None:
+    """Leave only the accepted rows and the contract columns in `table`.
+
+    DuckDB edits the table in place (cheaper than rewriting a hundred million rows); Spark's tables
+    are files, rewritten.
+    """
+    name = table.name
+    if isinstance(warehouse, Warehouse):
+        if rejected:
+            warehouse.execute(f'DELETE FROM "{name}" WHERE reasons IS NOT NULL')
+        for column in _CHECK_COLUMNS:
+            warehouse.execute(f'ALTER TABLE "{name}" DROP COLUMN {column}')
+        warehouse.fingerprint = None
+        return
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    warehouse.execute(
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT {columns} FROM "{name}" WHERE reasons IS NULL'
+    )
 
 
 def _reject_table(raw: RawTable, table: Table, bad: pd.DataFrame, read: int) -> pd.DataFrame:
@@ -120,9 +183,12 @@ def _reject_table(raw: RawTable, table: Table, bad: pd.DataFrame, read: int) -> 
 
 
 def validate(
-    raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime, warehouse: Warehouse | None = None
+    raw: dict[str, RawTable], snapshot_at: pd.Timestamp | datetime, warehouse: SqlWarehouse | None = None
 ) -> ValidatedData:
-    """Validate table by table into a fresh warehouse; orphan rows (account unknown) are kept and counted."""
+    """Validate table by table into a warehouse (DuckDB or Spark; default a fresh in-memory DuckDB one).
+
+    Orphan rows (account unknown) are kept and counted.
+    """
     snapshot = pd.Timestamp(snapshot_at)
     warehouse = warehouse or new_warehouse()
     rejects: list[pd.DataFrame] = [_no_rejects()]
@@ -136,13 +202,14 @@ def validate(
                 )
                 rejects.append(rejected)
     finally:
-        detach_sources(warehouse.con)
+        if isinstance(warehouse, Warehouse):
+            detach_sources(warehouse.con)
     for row in counts:
         row["orphan_accounts"] = _orphan_rows(warehouse, str(row["table"]))
     return ValidatedData(warehouse, pd.concat(rejects, ignore_index=True), pd.DataFrame(counts), snapshot)
 
 
-def _orphan_rows(warehouse: Warehouse, table: str) -> int:
+def _orphan_rows(warehouse: SqlWarehouse, table: str) -> int:
     """Rows of an account-keyed table whose (channel, account_id) is not in `accounts`."""
     if not TABLES[table].account_keyed:
         return 0
@@ -168,7 +235,7 @@ def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(
-    source: Path, snapshot_at: pd.Timestamp | datetime, warehouse: Warehouse | None = None
+    source: Path, snapshot_at: pd.Timestamp | datetime, warehouse: SqlWarehouse | None = None
 ) -> ValidatedData:
-    """Read and validate a data source into a (new, by default in-memory) warehouse."""
+    """Read and validate a data source into a warehouse (by default a new in-memory DuckDB one)."""
     return validate(read_source(source), snapshot_at, warehouse)
