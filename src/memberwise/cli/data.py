@@ -68,12 +68,14 @@ def validate(
     data: DataOption,
     out: Annotated[Path, typer.Option(help="Directory for rejects.csv and validation_report.json")],
     snapshot_date: SnapshotOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Check every table against the data contract; write the rejected rows with their reasons."""
     from memberwise.data.io import load, reason_counts
-    from memberwise.pipelines.prepare import snapshot_timestamp
+    from memberwise.pipelines.prepare import engine_warehouse, snapshot_timestamp
 
-    result = load(data, snapshot_timestamp(settings_for(snapshot_date).snapshot_date))
+    settings = settings_for(snapshot_date, engine=engine)
+    result = load(data, snapshot_timestamp(settings.snapshot_date), engine_warehouse(data, settings))
     result.write_report(out)
     show(result.counts, "rows per table")
     if not result.rejects.empty:

@@ -12,6 +12,7 @@ from memberwise.cli.app import app, promote_app, train_app
 from memberwise.cli.options import (
     ConfigOption,
     DataOption,
+    EngineOption,
     OptionalAsOf,
     SnapshotOption,
     prepare_at,
@@ -34,7 +35,9 @@ def train_propensity_command(
 
     cfg = load_propensity_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    result = train_propensity(prepared.warehouse, cutoff, cfg, settings, "manual", progress=True)
+    result = train_propensity(
+        prepared.duckdb("train-propensity"), cutoff, cfg, settings, "manual", progress=True
+    )
     show(metric_table(result.metrics), f"memberwise-propensity v{result.model_version} (challenger)")
 
 
@@ -52,10 +55,16 @@ def promote_propensity_command(
 
     cfg = load_propensity_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    decision = promote_propensity(prepared.warehouse, cutoff, cfg, settings)
+    decision = promote_propensity(prepared.duckdb("promote-propensity"), cutoff, cfg, settings)
     print_decision(decision)
     published = publish_promotion(
-        settings, "propensity", decision, "manual", prepared.warehouse, cutoff, cfg.threshold
+        settings,
+        "propensity",
+        decision,
+        "manual",
+        prepared.duckdb("promote-propensity"),
+        cutoff,
+        cfg.threshold,
     )
     print_published(published)
 
@@ -86,7 +95,7 @@ def train_personas_command(
 
     cfg = load_personas_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    result = train_personas(prepared.warehouse, cutoff, cfg, settings)
+    result = train_personas(prepared.duckdb("train-personas"), cutoff, cfg, settings)
     shown = result.model.personas_[["persona_id", "name", "member_share", "revenue_share", "description"]]
     show(shown.round(3), f"memberwise-personas v{result.model_version} (challenger), k={result.model.k_}")
 
@@ -105,9 +114,13 @@ def promote_personas_command(
 
     cfg = load_personas_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    decision = promote_personas(prepared.warehouse, cutoff, cfg, settings)
+    decision = promote_personas(prepared.duckdb("promote-personas"), cutoff, cfg, settings)
     print_decision(decision)
-    print_published(publish_promotion(settings, "personas", decision, "manual", prepared.warehouse, cutoff))
+    print_published(
+        publish_promotion(
+            settings, "personas", decision, "manual", prepared.duckdb("promote-personas"), cutoff
+        )
+    )
 
 
 @train_app.command("forecast")
@@ -128,7 +141,7 @@ def train_forecast_command(
 
     cfg = load_forecast_config(config)
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
-    result = train_forecast(prepared.warehouse, cutoff, cfg, settings, progress=True)
+    result = train_forecast(prepared.duckdb("train-forecast"), cutoff, cfg, settings, progress=True)
     table = summary(result.scores).round(3).reset_index()
     show(table, f"memberwise-forecast v{result.model_version} (challenger): backtest MASE per audience")
 
@@ -160,26 +173,31 @@ def score(
     as_of: OptionalAsOf = None,
     snapshot_date: SnapshotOption = None,
     threshold: Annotated[float | None, typer.Option(min=0, max=100, help="Selection threshold")] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Score every member with the served models: score, selected, lifecycle, preferred channel, reasons.
 
     The models and the default threshold are the current release's (the registry's champions before any).
+    On Spark the propensity champion scores on the executors; reasons and personas stay null there.
     """
     from memberwise import release
     from memberwise.config import load_propensity_config
-    from memberwise.pipelines.score import release_scores, serving_models
+    from memberwise.pipelines.score import release_scores, serving_models, write_spark_scores
     from memberwise.snapshot import SCORE_COLUMNS
 
-    settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
+    settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date, engine)
     current = release.current(settings)
     served = current.manifest.threshold if current else load_propensity_config(None).threshold
     cut = threshold if threshold is not None else served
     models = serving_models(settings)
     version = models["propensity"]
-    table = release_scores(prepared.warehouse, cutoff, models, cut)
-    table = table[list(SCORE_COLUMNS)]
-    if out.suffix == ".csv":
-        table = table.assign(reasons=table["reasons"].map("; ".join))
-    write_frame(table, out)
-    chosen = int(table["selected"].sum())
-    console.print(f"{len(table):,} members scored by v{version}; {chosen:,} above {cut:g} -> {out}")
+    if settings.engine == "spark":
+        members, chosen = write_spark_scores(prepared.warehouse, cutoff, version, cut, out)
+    else:
+        table = release_scores(prepared.duckdb("score"), cutoff, models, cut)
+        table = table[list(SCORE_COLUMNS)]
+        if out.suffix == ".csv":
+            table = table.assign(reasons=table["reasons"].map("; ".join))
+        write_frame(table, out)
+        members, chosen = len(table), int(table["selected"].sum())
+    console.print(f"{members:,} members scored by v{version}; {chosen:,} above {cut:g} -> {out}")

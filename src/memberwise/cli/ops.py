@@ -13,6 +13,7 @@ from memberwise.cli.app import app
 from memberwise.cli.options import (
     ConfigDirOption,
     DataOption,
+    EngineOption,
     OptionalAsOf,
     SnapshotOption,
     settings_for,
@@ -31,15 +32,25 @@ def retrain(
     force: Annotated[
         bool, typer.Option(help="Retrain even if this data and config were already done")
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
-    """The scheduled job: validate, unify, train and gate every model, score, plan, publish a release."""
+    """The scheduled job: validate, unify, train and gate every model, score, plan, publish a release.
+
+    DuckDB only for now: `--engine spark` stops at once, naming the first step with no Spark version.
+    """
     from memberwise.config import load_retrain_config
     from memberwise.pipelines.retrain import retrain as run_retrain
 
     cfg = load_retrain_config(config_dir)
     console.print(cfg.describe_sources(), highlight=False)
     summary = run_retrain(
-        data, settings_for(snapshot_date), cfg, as_of.date() if as_of else None, trigger, force, True
+        data,
+        settings_for(snapshot_date, engine=engine),
+        cfg,
+        as_of.date() if as_of else None,
+        trigger,
+        force,
+        True,
     )
     print_retrain(summary)
 

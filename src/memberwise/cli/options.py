@@ -62,12 +62,12 @@ def settings_for(snapshot: datetime | None = None, **overrides: object) -> Setti
 
 
 def prepare_at(
-    data: Path, as_of: datetime | None, snapshot_date: datetime | None
+    data: Path, as_of: datetime | None, snapshot_date: datetime | None, engine: str | None = None
 ) -> tuple[Settings, Prepared, date]:
     """Settings, the prepared warehouse and the cutoff (default: the day after the snapshot)."""
     from memberwise.pipelines.prepare import prepare
 
-    settings = settings_for(snapshot_date)
+    settings = settings_for(snapshot_date, engine=engine)
     prepared = prepare(data, settings)
     return settings, prepared, as_of.date() if as_of else prepared.default_as_of
 

@@ -63,7 +63,7 @@ def _gap(
     cutoff = as_of.date() if isinstance(as_of, datetime) else as_of
     forecaster = serving_forecaster(settings)
     return kpi_gap(
-        prepared.warehouse, period, target, settings, forecaster, cutoff, load_forecast_config(config)
+        prepared.duckdb("gap"), period, target, settings, forecaster, cutoff, load_forecast_config(config)
     )
 
 
@@ -152,7 +152,7 @@ def allocate(
         settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
         cfg = load_budget_config(config)
         run = run_allocate(
-            prepared.warehouse, settings, budget, mode, gap_target, None, "manual", cfg, cutoff
+            prepared.duckdb("allocate"), settings, budget, mode, gap_target, None, "manual", cfg, cutoff
         )
         allocation, contacts = run.allocation, run.contacts
     show(allocation.plan.head(15).round(2), f"plan: {len(allocation.plan)} cells (top 15 by spend)")

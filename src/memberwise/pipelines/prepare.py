@@ -14,9 +14,10 @@ import pandas as pd
 import psutil
 
 from memberwise.data.io import ValidatedData, load
+from memberwise.errors import MemberwiseError
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
-from memberwise.warehouse import Warehouse, new_warehouse
+from memberwise.warehouse import SqlWarehouse, Warehouse, new_warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,14 @@ class Prepared:
     """Validated data, the warehouse holding it, and the unified members."""
 
     data: ValidatedData
-    warehouse: Warehouse
+    warehouse: SqlWarehouse
     identity: IdentityResult
+
+    def duckdb(self, step: str) -> Warehouse:
+        """The warehouse, for a step that runs on DuckDB only (MemberwiseError naming it on Spark)."""
+        require_duckdb(self.warehouse.engine, step)
+        assert isinstance(self.warehouse, Warehouse)
+        return self.warehouse
 
     @property
     def default_as_of(self) -> date:
@@ -53,12 +60,33 @@ def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
     return day + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
+def require_duckdb(engine: str, step: str) -> None:
+    """Refuse, in one line naming it, a step that has no Spark version yet."""
+    if engine != "duckdb":
+        raise MemberwiseError(
+            f"{step} runs on the DuckDB engine only (validate, unify, features, audience-sales and "
+            f"score run on {engine}): run it with --engine duckdb or MEMBERWISE_ENGINE=duckdb"
+        )
+
+
 def prepare(data_dir: Path, settings: Settings) -> Prepared:
-    """Validate `data_dir`, load the valid rows into DuckDB and link accounts into members."""
-    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), sized_warehouse(data_dir, settings))
+    """Validate `data_dir`, load the valid rows into the engine's warehouse and link accounts into members."""
+    data = load(data_dir, snapshot_timestamp(settings.snapshot_date), engine_warehouse(data_dir, settings))
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
     identity = unify(data.warehouse, settings.max_accounts_per_identifier)
     return Prepared(data, data.warehouse, identity)
+
+
+def engine_warehouse(data_dir: Path, settings: Settings) -> SqlWarehouse:
+    """A fresh warehouse on `settings.engine`: DuckDB sized for the source, or Spark at its master.
+
+    A Spark warehouse's work directory (its tables' Parquet) is deleted when the process exits.
+    """
+    if settings.engine == "spark":
+        warehouse = open_warehouse(settings)
+        atexit.register(warehouse.close)  # type: ignore[attr-defined]
+        return warehouse
+    return sized_warehouse(data_dir, settings)
 
 
 def sized_warehouse(data_dir: Path, settings: Settings) -> Warehouse:

@@ -31,7 +31,7 @@ from memberwise.pipelines.forecast import promote_forecast, train_forecast
 from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.personas import promote_personas, train_personas
 from memberwise.pipelines.planning import PlanSummary, plan
-from memberwise.pipelines.prepare import Prepared, prepare
+from memberwise.pipelines.prepare import Prepared, prepare, require_duckdb
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
 from memberwise.pipelines.score import release_scores
@@ -101,6 +101,7 @@ def retrain(
 
     `crash_point` is called with the name of each publishing step (the crash-safety tests kill there).
     """
+    require_duckdb(settings.engine, "retrain (train propensity, the first step after unify)")
     configure(settings)
     with exclusive_lock(settings.home / RETRAIN_LOCK):
         recovered = recover(settings)
@@ -110,7 +111,7 @@ def retrain(
             cutoff = as_of or prepared.default_as_of
             tags = run_tags(
                 trigger,
-                data_fingerprint(prepared.warehouse),
+                data_fingerprint(prepared.duckdb("retrain")),
                 str(cutoff),
                 config_hash=config_hash(cfg),
                 kind="retrain",
@@ -126,7 +127,7 @@ def retrain(
             ) as parent:
                 try:
                     _log_data_step(prepared)
-                    wh = prepared.warehouse
+                    wh = prepared.duckdb("retrain")
                     step = "train propensity"
                     trained = train_propensity(wh, cutoff, cfg.propensity, settings, trigger, progress)
                     # Built once, after the propensity windows: a 10M-member frame (~5 GiB) is never held

@@ -3,11 +3,15 @@
 Reasons (TreeSHAP) cost ~100x a prediction, so the served snapshot carries them for the selected
 members (the ones campaigns contact), at most `REASONS_IN_SNAPSHOT` of the highest-scored; the
 service computes the others on request. A batch export can ask for every member's reasons.
+
+On Spark (`write_spark_scores`) the champion scores on the executors through `mlflow.pyfunc.spark_udf`;
+reasons and personas are not computed there (their columns are null).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -15,13 +19,13 @@ import pandas as pd
 
 from memberwise import registry, release
 from memberwise.errors import MemberwiseError
-from memberwise.features import build_features, preferred_channels
+from memberwise.features import build_features, feature_sql, preferred_channels
 from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
 from memberwise.modeling.scores import score_from_probability
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse, Warehouse
 
 REASONS_IN_SNAPSHOT = 20_000  # TreeSHAP: ~6k rows/s for a small model, a few hundred for a big one
 
@@ -100,3 +104,34 @@ def serving_models(settings: Settings) -> dict[str, str]:
     if "propensity" not in models:
         raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
     return models
+
+
+def write_spark_scores(
+    wh: SqlWarehouse, as_of: date, version: str, threshold: float, out: Path
+) -> tuple[int, int]:
+    """Score every member on Spark with propensity `version`; write SCORE_COLUMNS to `out`.
+
+    Returns (members, selected). `reasons`, `persona_id` and `persona` are null: TreeSHAP and the
+    personas model run in process only (`memberwise score --engine duckdb`).
+    """
+    from memberwise.engine.spark import SparkWarehouse
+    from memberwise.engine.spark_scoring import score_on_spark
+
+    assert isinstance(wh, SparkWarehouse)
+    model: PropensityModel = registry.load("propensity", version)
+    has = ("loyalty" in wh.present, "interactions" in wh.present)
+    wh.execute(
+        f"CREATE OR REPLACE TABLE _features AS {feature_sql(as_of, model.feature_spec.new_window_days, *has)}"
+    )
+    uri = f"models:/{registry.model_name('propensity')}/{version}"
+    wh.materialise("_scored", score_on_spark(wh.spark, wh.spark.table("_features"), uri))
+    wh.put("_channels", preferred_channels(wh, as_of)[["member_id", "preferred_channel"]])
+    wh.write(
+        f"""SELECT s.member_id, s.score, s.probability, s.score > {float(threshold)} AS selected,
+        s.lifecycle_stage, c.preferred_channel, CAST(NULL AS BIGINT) AS persona_id,
+        CAST(NULL AS VARCHAR) AS persona, CAST(NULL AS VARCHAR) AS reasons, '{version}' AS model_version
+        FROM _scored s LEFT JOIN _channels c ON c.member_id = s.member_id ORDER BY s.member_id""",
+        out,
+    )
+    counts = wh.df(f"SELECT count(*) AS n, count_if(score > {float(threshold)}) AS chosen FROM _scored")
+    return int(counts["n"].iloc[0]), int(counts["chosen"].iloc[0])
