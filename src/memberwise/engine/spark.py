@@ -8,6 +8,7 @@ Times are naive and the session runs in UTC, so a timestamp means the same wall-
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
@@ -172,10 +173,15 @@ class SparkWarehouse:
 def new_spark_warehouse(
     master: str = "local[*]", work_root: Path | None = None, driver_memory: str | None = None
 ) -> SparkWarehouse:
-    """A Spark warehouse with every contract table present but empty, in a fresh work directory."""
+    """A Spark warehouse with every contract table present but empty, in a fresh work directory.
+
+    The directory is deleted at exit (or by `close`): its tables are scratch, the outputs are written.
+    """
     root = work_root or Path(tempfile.gettempdir())
     root.mkdir(parents=True, exist_ok=True)
-    warehouse = SparkWarehouse(spark_session(master, driver_memory), Path(tempfile.mkdtemp(dir=root)))
+    work_dir = Path(tempfile.mkdtemp(dir=root))
+    atexit.register(shutil.rmtree, work_dir, True)
+    warehouse = SparkWarehouse(spark_session(master, driver_memory), work_dir)
     for name in TABLES:
         warehouse.put(name, empty_table(name))
     return warehouse
