@@ -30,9 +30,10 @@ from memberwise.warehouse import connect
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Source column types a timestamp column may have: a time or date type, or text to parse. Integers are
-# refused (seconds, milliseconds or microseconds since 1970 cannot be told apart).
+# refused (seconds, milliseconds or microseconds since 1970 cannot be told apart). Arrow, DuckDB and
+# Spark names (Spark: `timestamp_ntz`, `char(n)`, `void`).
 _TIME_OR_TEXT = re.compile(
-    r"^(timestamp|date|string|large_string|varchar|null|dictionary<values=(large_)?string)"
+    r"^(timestamp|date|string|large_string|varchar|char|null|void|dictionary<values=(large_)?string)"
 )
 _ZONED_TYPE = re.compile(r"^timestamp\[\w+, tz=(.+)\]$")
 _SOURCE_PREFIX = "memberwise_source_"
@@ -123,7 +124,8 @@ def read_source(source: Path) -> dict[str, RawTable]:
     raw = _read_duckdb(source) if source.is_file() else _read_directory(source)
     for table in TABLES.values():
         if table.name in raw:
-            _check_columns(raw[table.name], table)
+            found = raw[table.name]
+            check_columns(found.source, found.columns, found.types, table)
         elif table.required:
             raise DataFileError(
                 f"{source}: required table '{table.name}' is missing "
@@ -148,18 +150,23 @@ def _read_directory(directory: Path) -> dict[str, RawTable]:
     return raw
 
 
-def _check_columns(raw: RawTable, table: Table) -> None:
-    repeated = [c for c, n in Counter(raw.columns).items() if n > 1 and c in table.column_names]
+def check_columns(source: str, columns: list[str], types: dict[str, str], table: Table) -> None:
+    """A source table's whole-file column checks, from its column names and (typed sources) type names.
+
+    Shared with sources Spark reads itself (:mod:`memberwise.engine.spark_sources`), so every engine
+    refuses the same tables with the same words.
+    """
+    repeated = [c for c, n in Counter(columns).items() if n > 1 and c in table.column_names]
     if repeated:
-        raise DataFileError(f"{raw.source}: column '{repeated[0]}' appears more than once in the header")
-    missing = [c for c in table.required_columns if c not in raw.columns]
+        raise DataFileError(f"{source}: column '{repeated[0]}' appears more than once in the header")
+    missing = [c for c in table.required_columns if c not in columns]
     if missing:
-        raise DataFileError(f"{raw.source}: required column(s) missing: {', '.join(missing)}")
+        raise DataFileError(f"{source}: required column(s) missing: {', '.join(missing)}")
     for column in table.columns:
-        kind = raw.types.get(column.name)
+        kind = types.get(column.name)
         if column.kind == "timestamp" and kind is not None and not _TIME_OR_TEXT.match(kind.lower()):
             raise DataFileError(
-                f"{raw.source}: column '{column.name}' is {kind}, not a timestamp: store a timestamp or date "
+                f"{source}: column '{column.name}' is {kind}, not a timestamp: store a timestamp or date "
                 "type or ISO 8601 text (integers are refused: their unit, s/ms/us since 1970, is ambiguous)"
             )
 

@@ -26,8 +26,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from memberwise.data.contract import TABLES, Table
-from memberwise.data.readers import RawTable, read_source
+from memberwise.data.readers import RawTable
 from memberwise.data.validation_sql import staged_name
+from memberwise.engine.spark_sources import SparkRawTable, read_spark_source
 from memberwise.errors import DataFileError, first_line
 from memberwise.warehouse import connect
 
@@ -43,9 +44,13 @@ class SparkStaged:
     files: Path | None = None  # the Parquet written for the view, if any (removed by `unstage_table`)
 
 
-def stage_source(spark: SparkSession, source: Path, work_dir: Path) -> dict[str, SparkStaged]:
-    """Stage every contract table present in a data directory (or DuckDB file) as `raw_<table>`."""
-    raw = read_source(source)
+def stage_source(spark: SparkSession, source: str | Path, work_dir: Path) -> dict[str, SparkStaged]:
+    """Stage every contract table of a source as `raw_<table>`.
+
+    The source is a data directory or DuckDB file, a storage URI or `catalog:<database>`
+    (:func:`memberwise.engine.spark_sources.read_spark_source`).
+    """
+    raw = read_spark_source(spark, source)
     return {
         name: stage_table(spark, raw[name], table, work_dir) for name, table in TABLES.items() if name in raw
     }
@@ -55,7 +60,9 @@ def stage_table(spark: SparkSession, raw: RawTable, table: Table, work_dir: Path
     """Create the view `raw_<table>` for one source table; `work_dir` holds any Parquet written for it."""
     path = Path(raw.source)
     files = None
-    if path.suffix == ".parquet" and path.is_file() and _spark_reads(raw.types):
+    if isinstance(raw, SparkRawTable) and raw.frame is not None:  # Spark reads it where it is
+        frame, rows = _contract_columns(raw.frame, raw.columns, table, F.col("_row")), int(raw.rows or 0)
+    elif path.suffix == ".parquet" and path.is_file() and _spark_reads(raw.types):
         frame, rows = _parquet_frame(spark, path, raw.columns, table), int(raw.rows or 0)
     else:
         files, rows = _through_duckdb(raw, table, work_dir)
@@ -90,13 +97,17 @@ def _empty_is_null(frame: DataFrame, name: str) -> Column:
 
 
 def _parquet_frame(spark: SparkSession, path: Path, present: list[str], table: Table) -> DataFrame:
-    """The contract columns as stored (NULL text when absent), `_row` from the file's row index."""
+    """A local Parquet file's contract columns, `_row` from the file's row index."""
+    return _contract_columns(spark.read.parquet(str(path)), present, table, F.col("_metadata.row_index"))
+
+
+def _contract_columns(frame: DataFrame, present: list[str], table: Table, row: Column) -> DataFrame:
+    """The contract columns as stored (NULL text when absent) and `_row`."""
     columns: list[Column] = [
         F.col(f"`{c.name}`") if c.name in present else F.lit(None).cast("string").alias(c.name)
         for c in table.columns
     ]
-    row = F.col("_metadata.row_index").cast("bigint").alias("_row")
-    return spark.read.parquet(str(path)).select(*columns, row)
+    return frame.select(*columns, row.cast("bigint").alias("_row"))
 
 
 def _through_duckdb(raw: RawTable, table: Table, work_dir: Path) -> tuple[Path, int]:
