@@ -6,6 +6,7 @@ rejects as the same data in a local directory; a source that is not there is one
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from memberwise.data.contract import TABLES
+from memberwise.data.readers import read_source
 from memberwise.data.validation_sql import checked_sql
 from memberwise.engine.dialect import to_spark
-from memberwise.engine.spark_loading import SparkStaged, stage_source, unstage_table
+from memberwise.engine.spark_loading import SparkStaged, stage_source, stage_table, unstage_table
 from memberwise.engine.spark_sources import is_spark_source
 from memberwise.errors import DataFileError
 
@@ -25,10 +27,17 @@ pytestmark = pytest.mark.spark
 SNAPSHOT = pd.Timestamp("2026-11-15 23:59:59")
 PART_SHARES = (0.05, 0.6, 0.35)  # uneven: Spark splits big files first, `_row` must follow file names
 DATABASE = "memberwise_test_brand"
+REQUIRED = [name for name, table in TABLES.items() if table.required]  # accounts, orders
 
 
 def _rows(spark, staged: SparkStaged) -> pd.DataFrame:
     return spark.table(staged.view).orderBy("_row").toPandas()
+
+
+@dataclass(frozen=True)
+class Expected:
+    rows: pd.DataFrame  # the staged view, by `_row`
+    verdicts: pd.DataFrame  # checked_sql's rejects: `_row`, reasons, key
 
 
 def _verdicts(spark, staged: SparkStaged) -> pd.DataFrame:
@@ -43,14 +52,15 @@ def _verdicts(spark, staged: SparkStaged) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def exported(spark, dirty_brand: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    """The dirty brand's tables as the local engine stages them (text, in file order, `_row` dropped)."""
-    work = tmp_path_factory.mktemp("local-work")
-    staged = stage_source(spark, dirty_brand, work)
-    tables = {name: _rows(spark, one).drop(columns="_row") for name, one in staged.items()}
-    for one in staged.values():
-        unstage_table(spark, one)
-    return tables
+def local(spark, dirty_brand: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Expected]:
+    """The required tables of the dirty brand (every kind of rule) as the local source stages them."""
+    raw, work = read_source(dirty_brand), tmp_path_factory.mktemp("local-work")
+    expected = {}
+    for name in REQUIRED:
+        staged = stage_table(spark, raw[name], TABLES[name], work)
+        expected[name] = Expected(_rows(spark, staged), _verdicts(spark, staged))
+        unstage_table(spark, staged)
+    return expected
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
@@ -60,10 +70,10 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def storage(exported: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> str:
+def storage(local: dict[str, Expected], tmp_path_factory: pytest.TempPathFactory) -> str:
     """`file://…/<table>.parquet/part-0000i.parquet`, as a job writing to object storage leaves them."""
     root = tmp_path_factory.mktemp("bucket") / "exports"
-    for name, frame in exported.items():
+    for name, frame in _exported(local).items():
         folder = root / f"{name}.parquet"
         folder.mkdir(parents=True)
         start = 0
@@ -76,15 +86,20 @@ def storage(exported: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="module")
-def catalog(spark, exported: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def catalog(spark, local: dict[str, Expected], tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """A catalog database whose tables hold the brand (small row groups: several splits per file)."""
     location = tmp_path_factory.mktemp("metastore") / f"{DATABASE}.db"
     spark.sql(f"CREATE DATABASE {DATABASE} LOCATION '{location.as_uri()}'")
-    for name, frame in exported.items():
+    for name, frame in _exported(local).items():
         data = spark.createDataFrame(frame.astype(object).where(frame.notna(), None), _ddl(frame))
         data.coalesce(1).write.option("parquet.block.size", 8192).saveAsTable(f"{DATABASE}.{name}")
     yield f"catalog:{DATABASE}"
     spark.sql(f"DROP DATABASE {DATABASE} CASCADE")
+
+
+def _exported(local: dict[str, Expected]) -> dict[str, pd.DataFrame]:
+    """The staged tables as text columns in file order: what a brand would export to storage."""
+    return {name: one.rows.drop(columns="_row") for name, one in local.items()}
 
 
 def _ddl(frame: pd.DataFrame) -> str:
@@ -92,28 +107,26 @@ def _ddl(frame: pd.DataFrame) -> str:
 
 
 def test_uri_and_catalog_stage_the_local_rows_and_verdicts(
-    spark, dirty_brand: Path, storage: str, catalog: str, tmp_path: Path
+    spark, dirty_brand: Path, local: dict[str, Expected], storage: str, catalog: str, tmp_path: Path
 ) -> None:
     assert is_spark_source(storage) and is_spark_source(catalog) and not is_spark_source(dirty_brand)
-    local = stage_source(spark, dirty_brand, tmp_path / "local")
-    expected = {name: (_rows(spark, one), _verdicts(spark, one)) for name, one in local.items()}
     spark.conf.set("spark.sql.files.maxPartitionBytes", "16384")  # several scan partitions per file
     try:
         for source in (storage, catalog):
             staged = stage_source(spark, source, tmp_path / "remote")
-            assert set(staged) == set(expected)
+            assert set(staged) == set(REQUIRED)
             for name, one in staged.items():
-                rows, verdicts = expected[name]
-                assert one.rows == len(rows) and one.files is None, (source, name)
+                expected = local[name]
+                assert one.rows == len(expected.rows) and one.files is None, (source, name)
                 got = _rows(spark, one)
-                assert got["_row"].tolist() == list(range(len(rows)))
-                pd.testing.assert_frame_equal(got, rows, check_dtype=False)
-                pd.testing.assert_frame_equal(_verdicts(spark, one), verdicts, check_dtype=False)
+                assert got["_row"].tolist() == list(range(len(expected.rows)))
+                pd.testing.assert_frame_equal(got, expected.rows, check_dtype=False)
+                pd.testing.assert_frame_equal(_verdicts(spark, one), expected.verdicts, check_dtype=False)
                 unstage_table(spark, one)
         assert spark.read.table(f"{DATABASE}.orders").rdd.getNumPartitions() > 1
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
-    assert sum(len(v) for _, v in expected.values()), "the dirty brand has rejects"
+    assert all(len(one.verdicts) for one in local.values()), "the dirty brand has rejects in each"
 
 
 def test_missing_or_unreachable_sources_are_one_line(

@@ -21,17 +21,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import PySparkException
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from memberwise.data.contract import TABLES, Table
 from memberwise.data.readers import RawTable, check_columns, read_source
 from memberwise.errors import DataFileError, first_line
+
+if TYPE_CHECKING:  # importable without Spark: the CLI tells sources apart with `is_spark_source`
+    from py4j.protocol import Py4JJavaError
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 CATALOG_PREFIX = "catalog:"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -75,8 +75,8 @@ def read_spark_source(spark: SparkSession, source: str | Path) -> dict[str, RawT
     return tables
 
 
-Order = Callable[[], tuple[Column, Column]]  # -> (group, position within the group) of each row
-Found = tuple[str, DataFrame, Order]  # (where the table is, its frame as stored, its row order)
+Order = Callable[[], "tuple[Column, Column]"]  # -> (group, position within the group) of each row
+Found = tuple[str, "DataFrame", Order]  # (where the table is, its frame as stored, its row order)
 
 
 def _raw_table(location: str, frame: DataFrame, order: Order, table: Table) -> RawTable:
@@ -129,10 +129,14 @@ def _catalog_frames(spark: SparkSession, database: str) -> dict[str, Found]:
 
 
 def _file_order() -> tuple[Column, Column]:
+    from pyspark.sql import functions as F
+
     return F.col("_metadata.file_path"), F.col("_metadata.row_index")
 
 
 def _scan_order() -> tuple[Column, Column]:
+    from pyspark.sql import functions as F
+
     partition = F.spark_partition_id().cast("bigint")
     return partition, F.monotonically_increasing_id() - F.shiftleft(partition, _PARTITION_BITS)
 
@@ -143,6 +147,8 @@ def _numbered(frame: DataFrame, group: Column, within: Column) -> tuple[DataFram
     One small job counts each group's rows; their running totals are joined back (broadcast), so no
     global sort and no single partition. Both scans read the same splits, so the groups agree.
     """
+    from pyspark.sql import functions as F
+
     keyed = frame.select("*", group.alias("_group"), within.alias("_within"))
     offsets, total = [], 0
     for row in keyed.groupBy("_group").count().orderBy("_group").collect():
@@ -165,6 +171,9 @@ def _spark_only(location: str) -> Callable[[duckdb.DuckDBPyConnection, Table], N
 
 def _guarded(source: str, what: str, action: Callable[..., T], *args: object) -> T:
     """Run a Spark call; a Spark or JVM error becomes one DataFileError line naming the source."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
     try:
         return action(*args)
     except Py4JJavaError as err:
@@ -177,5 +186,5 @@ def _java_message(err: Py4JJavaError) -> str:
     """The Java exception's own line (py4j's first line only names the failed call)."""
     try:
         return first_line(Exception(str(err.java_exception.toString())))
-    except Py4JJavaError:
+    except Exception:  # noqa: BLE001 - the gateway may be gone: py4j's own line then
         return first_line(err)
