@@ -1,14 +1,15 @@
-"""`--engine spark` end to end through the CLI: the same files as `--engine duckdb`.
+"""The CLI on Spark end to end (`MEMBERWISE_ENGINE=spark`, as `--engine spark`): DuckDB's results.
 
-Each command runs as its own process (one Spark session each, at local[2]), as a user runs it.
+Each Spark command runs as its own process (one Spark session each, at local[2]), as a user runs it;
+the DuckDB results to compare with are computed in process, to keep the JVM starts to three.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -17,28 +18,28 @@ import pandas as pd
 import pytest
 
 from memberwise import registry, tracking
+from memberwise.config import load_propensity_config
 from memberwise.data.demo import DemoConfig, generate
+from memberwise.data.io import ValidatedData, load
 from memberwise.features import build_features, repurchase_labels
 from memberwise.modeling.propensity import PropensityModel
+from memberwise.pipelines.prepare import prepare, snapshot_timestamp
 from memberwise.pipelines.propensity import register
+from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
+from memberwise.snapshot import SCORE_COLUMNS
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 CLI = [sys.executable, "-c", "from memberwise.cli import main; main()"]
 SNAPSHOT = ("--snapshot-date", "2026-11-15")
 
 
 def run(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "MEMBERWISE_HOME": str(home),
-        "MEMBERWISE_SPARK_MASTER": "local[2]",
-        "COLUMNS": "200",
-    }
-    env.pop("MEMBERWISE_ENGINE", None)
-    done = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    return done
+    """One command on Spark (MEMBERWISE_ENGINE, as `--engine spark`), in a process of its own."""
+    env = {**os.environ, "MEMBERWISE_HOME": str(home), "COLUMNS": "200"}
+    env.update(MEMBERWISE_ENGINE="spark", MEMBERWISE_SPARK_MASTER="local[2]")
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> None:
@@ -58,77 +59,75 @@ def assert_frames_match(got: pd.DataFrame, expected: pd.DataFrame) -> None:
             assert (a[b.notna()].astype(str) == b[b.notna()].astype(str)).all(), column
 
 
+@dataclass
+class Expected:
+    """A home holding the brands and a registered champion, and DuckDB's results computed in process."""
+
+    home: Path
+    features: pd.DataFrame
+    validated: ValidatedData
+    scores: pd.DataFrame
+
+
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with a 1,500-person brand (Parquet), a dirty one (CSV) and a registered champion."""
+def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
+    """A 1,500-person brand (Parquet), a dirty one (CSV), a champion, and the DuckDB engine's outputs."""
     home = tmp_path_factory.mktemp("cli-home")
     generate(DemoConfig(members=1_500, seed=4), home / "brand")
     generate(DemoConfig(members=1_000, seed=5, dirty=True, file_format="csv"), home / "dirty")
-    from memberwise.pipelines.prepare import prepare
-
     settings = Settings(home=home, snapshot_date="2026-11-15")
-    wh = prepare(home / "brand", settings).warehouse
-    features = build_features(wh, "2026-08-18")
+    prepared = prepare(home / "brand", settings)
+    wh = prepared.duckdb("test")
+    train = build_features(wh, "2026-08-18")
     y = repurchase_labels(wh, "2026-08-18", 90)["repurchased"].to_numpy(dtype=bool)
-    cal = np.arange(len(features)) % 4 == 0
+    cal = np.arange(len(train)) % 4 == 0
     model = PropensityModel({"num_threads": 1}, max_rounds=50, seed=0).fit(
-        features[~cal], y[~cal], features[cal], y[cal]
+        train[~cal], y[~cal], train[cal], y[cal]
     )
-    client = tracking.configure(settings)
+    client = registry.configure(settings)
     with mlflow.start_run(experiment_id=tracking.experiment_id(settings, "propensity")):
-        version = register(model, features.head(5), settings)
+        version = register(model, train.head(5), settings)
     client.set_registered_model_alias(registry.model_name("propensity"), registry.CHAMPION, version)
-    return home
+    threshold = load_propensity_config(None).threshold
+    scores = release_scores(wh, prepared.default_as_of, {"propensity": version}, threshold)
+    return Expected(
+        home,
+        build_features(wh, "2026-11-01", settings.new_window_days),
+        load(home / "dirty", snapshot_timestamp(settings.snapshot_date)),
+        scores[list(SCORE_COLUMNS)],
+    )
 
 
-def test_features_on_spark_equal_duckdbs(spark, home: Path) -> None:
-    out = {}
-    for engine in ("duckdb", "spark"):
-        out[engine] = home / f"features-{engine}.parquet"
-        args = ("--data", home / "brand", "--as-of", "2026-11-01", "--out", out[engine], *SNAPSHOT)
-        _ok(run(home, "features", *args, "--engine", engine))
-    expected = pd.read_parquet(out["duckdb"])
-    assert len(expected) > 1_000
-    assert_frames_match(pd.read_parquet(out["spark"]), expected)
+def test_features_on_spark_equal_duckdbs(spark, expected: Expected) -> None:
+    home, out = expected.home, expected.home / "features-spark.parquet"
+    _ok(run(home, "features", "--data", home / "brand", "--as-of", "2026-11-01", "--out", out, *SNAPSHOT))
+    assert len(expected.features) > 1_000
+    assert_frames_match(pd.read_parquet(out), expected.features)
     assert not any((home / "spark").glob("*")), "the Spark work directory is removed at exit"
 
 
-def test_validate_and_score_on_spark_equal_duckdbs(spark, home: Path) -> None:
-    for engine in ("duckdb", "spark"):
-        _ok(
-            run(
-                home,
-                "validate",
-                "--data",
-                home / "dirty",
-                "--out",
-                home / engine,
-                *SNAPSHOT,
-                "--engine",
-                engine,
-            )
-        )
-    rejects = [pd.read_csv(home / engine / "rejects.csv") for engine in ("duckdb", "spark")]
-    assert len(rejects[0]) > 20
-    pd.testing.assert_frame_equal(rejects[1], rejects[0])
-    reports = [json.loads((home / e / "validation_report.json").read_text()) for e in ("duckdb", "spark")]
-    assert reports[1] == reports[0]
+def test_validate_on_spark_equals_duckdb(spark, expected: Expected) -> None:
+    home = expected.home
+    _ok(run(home, "validate", "--data", home / "dirty", "--out", home / "report", *SNAPSHOT))
+    expected.validated.write_report(home / "duckdb")
+    assert len(expected.validated.rejects) > 20
+    for name in ("rejects.csv", "validation_report.json"):
+        assert (home / "report" / name).read_text() == (home / "duckdb" / name).read_text(), name
 
-    scored = {}
-    for engine in ("duckdb", "spark"):
-        path = home / f"scores-{engine}.parquet"
-        _ok(run(home, "score", "--data", home / "brand", "--out", path, *SNAPSHOT, "--engine", engine))
-        scored[engine] = pd.read_parquet(path)
-    got, expected = scored["spark"], scored["duckdb"]
+
+def test_score_on_spark_equals_duckdb(spark, expected: Expected) -> None:
+    home, out = expected.home, expected.home / "scores-spark.parquet"
+    _ok(run(home, "score", "--data", home / "brand", "--out", out, *SNAPSHOT))
+    got = pd.read_parquet(out)
+    assert list(got.columns) == list(expected.scores.columns)
     assert got["persona"].isna().all() and got["reasons"].isna().all(), "not computed on Spark"
     same = ["member_id", "score", "probability", "selected", "lifecycle_stage", "preferred_channel"]
-    assert expected["selected"].any() and not expected["selected"].all()
-    assert_frames_match(got[same], expected[same])
-    assert list(got.columns) == list(expected.columns)
+    assert expected.scores["selected"].any() and not expected.scores["selected"].all()
+    assert_frames_match(got[same], expected.scores[same])
 
 
-def test_retrain_on_spark_stops_at_once_naming_the_step(home: Path) -> None:
-    done = run(home, "retrain", "--data", home / "brand", *SNAPSHOT, "--engine", "spark")
+def test_retrain_on_spark_stops_at_once_naming_the_step(expected: Expected) -> None:
+    done = run(expected.home, "retrain", "--data", expected.home / "brand", *SNAPSHOT)
     assert done.returncode == 2
     assert "train propensity" in done.stderr and "--engine duckdb" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
