@@ -13,9 +13,9 @@ import typer
 from memberwise.cli.app import app
 from memberwise.cli.options import (
     AsOfOption,
-    DataOption,
     EngineOption,
     SnapshotOption,
+    SourceOption,
     settings_for,
     write_frame,
 )
@@ -65,7 +65,7 @@ def demo_data(
 
 @app.command()
 def validate(
-    data: DataOption,
+    data: SourceOption,
     out: Annotated[Path, typer.Option(help="Directory for rejects.csv and validation_report.json")],
     snapshot_date: SnapshotOption = None,
     engine: EngineOption = None,
@@ -85,7 +85,7 @@ def validate(
 
 @app.command()
 def unify(
-    data: DataOption,
+    data: SourceOption,
     out: Annotated[Path, typer.Option(help="Directory for member_map, members and hub_identifiers")],
     snapshot_date: SnapshotOption = None,
     max_accounts_per_identifier: Annotated[
@@ -114,7 +114,7 @@ def unify(
 
 @app.command()
 def features(
-    data: DataOption,
+    data: SourceOption,
     as_of: AsOfOption,
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
     snapshot_date: SnapshotOption = None,
@@ -155,7 +155,7 @@ def _column_counts(path: Path, column: str) -> pd.DataFrame:
 
 @app.command("audience-sales")
 def audience_sales_command(
-    data: DataOption,
+    data: SourceOption,
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
     snapshot_date: SnapshotOption = None,
     engine: EngineOption = None,

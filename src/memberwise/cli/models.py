@@ -15,6 +15,7 @@ from memberwise.cli.options import (
     EngineOption,
     OptionalAsOf,
     SnapshotOption,
+    SourceOption,
     prepare_at,
     settings_for,
     write_frame,
@@ -168,7 +169,7 @@ def promote_forecast_command(
 
 @app.command()
 def score(
-    data: DataOption,
+    data: SourceOption,
     out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv)")],
     as_of: OptionalAsOf = None,
     snapshot_date: SnapshotOption = None,

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from memberwise.pipelines.prepare import Prepared
 
 DataOption = Annotated[Path, typer.Option("--data", help="Directory of CSV/Parquet tables, or a DuckDB file")]
+# The commands that run on Spark also read where the data lives: text, since a Path folds a URI's '//'.
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="Directory of CSV/Parquet tables, or a DuckDB file; with --engine spark also a storage URI "
+        "(s3a://bucket/exports/, a Parquet file or folder per table) or catalog:<database>",
+    ),
+]
 SnapshotOption = Annotated[
     datetime | None,
     typer.Option(
@@ -62,7 +71,7 @@ def settings_for(snapshot: datetime | None = None, **overrides: object) -> Setti
 
 
 def prepare_at(
-    data: Path, as_of: datetime | None, snapshot_date: datetime | None, engine: str | None = None
+    data: Path | str, as_of: datetime | None, snapshot_date: datetime | None, engine: str | None = None
 ) -> tuple[Settings, Prepared, date]:
     """Settings, the prepared warehouse and the cutoff (default: the day after the snapshot)."""
     from memberwise.pipelines.prepare import prepare

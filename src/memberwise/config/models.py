@@ -46,7 +46,7 @@ class OptunaConfig(StrictModel):
     timeout_seconds: int = Field(600, ge=1)
     seed: int = 42
     early_stopping_rounds: int = Field(50, ge=1)
-    tune_rows: int = Field(200_000, ge=1_000, description="Members per trial (a seeded sample beyond this)")
+    tune_rows: int = Field(50_000, ge=1_000, description="Members per trial (a seeded sample beyond this)")
 
 
 class SearchSpaceConfig(StrictModel):

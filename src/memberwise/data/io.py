@@ -235,7 +235,18 @@ def reason_counts(rejects: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(
-    source: Path, snapshot_at: pd.Timestamp | datetime, warehouse: SqlWarehouse | None = None
+    source: Path | str, snapshot_at: pd.Timestamp | datetime, warehouse: SqlWarehouse | None = None
 ) -> ValidatedData:
-    """Read and validate a data source into a warehouse (by default a new in-memory DuckDB one)."""
-    return validate(read_source(source), snapshot_at, warehouse)
+    """Read and validate a data source into a warehouse (by default a new in-memory DuckDB one).
+
+    A storage URI or `catalog:<database>` is read by Spark itself, so only a Spark warehouse takes one.
+    """
+    from memberwise.engine.spark_sources import is_spark_source  # imports without pyspark
+
+    if warehouse is not None and warehouse.engine == "spark":
+        from memberwise.engine.spark_sources import read_spark_source
+
+        return validate(read_spark_source(warehouse.spark, source), snapshot_at, warehouse)  # type: ignore[attr-defined]
+    if is_spark_source(source):
+        raise DataFileError(f"{source}: only the Spark engine reads this source: add --engine spark")
+    return validate(read_source(Path(source)), snapshot_at, warehouse)

@@ -69,7 +69,7 @@ def require_duckdb(engine: str, step: str) -> None:
         )
 
 
-def prepare(data_dir: Path, settings: Settings) -> Prepared:
+def prepare(data_dir: Path | str, settings: Settings) -> Prepared:
     """Validate `data_dir`, load the valid rows into the engine's warehouse and link accounts into members."""
     data = load(data_dir, snapshot_timestamp(settings.snapshot_date), engine_warehouse(data_dir, settings))
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
@@ -77,7 +77,7 @@ def prepare(data_dir: Path, settings: Settings) -> Prepared:
     return Prepared(data, data.warehouse, identity)
 
 
-def engine_warehouse(data_dir: Path, settings: Settings) -> SqlWarehouse:
+def engine_warehouse(data_dir: Path | str, settings: Settings) -> SqlWarehouse:
     """A fresh warehouse on `settings.engine`: DuckDB sized for the source, or Spark at its master.
 
     A Spark warehouse's work directory (its tables' Parquet) is deleted when the process exits.
@@ -86,7 +86,7 @@ def engine_warehouse(data_dir: Path, settings: Settings) -> SqlWarehouse:
         warehouse = open_warehouse(settings)
         atexit.register(warehouse.close)  # type: ignore[attr-defined]
         return warehouse
-    return sized_warehouse(data_dir, settings)
+    return sized_warehouse(Path(data_dir), settings)
 
 
 def sized_warehouse(data_dir: Path, settings: Settings) -> Warehouse:
