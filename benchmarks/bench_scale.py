@@ -163,13 +163,13 @@ def bench_features(members: int, seed: int, warehouse: str | None) -> tuple[floa
     home = BENCH / f"home-{members}"
     home.mkdir(parents=True, exist_ok=True)
     floor = floor_seconds(data / "orders.parquet")
+    print(f"\n== {members:,} members ({data})")
+    print(f"{'floor: GROUP BY account_id':<34} {floor:9.2f} s", flush=True)
     out = home / "features.parquet"
     args = ["features", "--data", str(data), "--as-of", AS_OF, "--snapshot-date", SNAPSHOT, "--out", str(out)]
     run = run_child(args, FEATURE_STEPS, child_env(home, warehouse), home / "features.log")
     out.unlink(missing_ok=True)
     target = RSS_TARGET_GIB.get(members)
-    print(f"\n== {members:,} members ({data})")
-    print(f"{'floor: GROUP BY account_id':<34} {floor:9.2f} s")
     ratio = run.wall / floor
     print(f"{'memberwise features (wall)':<34} {run.wall:9.2f} s  = {ratio:6.1f}x floor (target <= 10x)")
     for label, (seconds, _) in run.steps.items():

@@ -16,7 +16,7 @@ audience, preferred channels) and `sql` (the building blocks they share).
 from memberwise.catalogue import FEATURE_COLUMNS, WINDOWS
 from memberwise.features.audiences import audience_sales, member_audiences, preferred_channels
 from memberwise.features.labels import repurchase_labels
-from memberwise.features.members import build_features, feature_sql, write_features
+from memberwise.features.members import build_features, feature_sql, stored_base_features, write_features
 from memberwise.features.sql import as_of_date
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "member_audiences",
     "preferred_channels",
     "repurchase_labels",
+    "stored_base_features",
     "write_features",
 ]

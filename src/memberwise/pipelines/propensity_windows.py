@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from memberwise.config import SplitConfig, WindowsConfig
 from memberwise.feature_spec import FeatureSpec
-from memberwise.features import feature_sql
+from memberwise.features import stored_base_features
 from memberwise.features.sql import fetch
 from memberwise.warehouse import Warehouse, connect
 
@@ -98,11 +98,10 @@ def _one_window(
 
     A big brand's sample is drawn before any row reaches pandas: a 10M-member window is never a frame.
     """
-    has = ("loyalty" in wh.present, "interactions" in wh.present)
-    sql = feature_sql(cutoff, spec.new_window_days, *has, label_horizon=spec.horizon_days)
-    if keep is not None:
-        sql = f"SELECT * FROM ({sql}) WHERE {keep} ORDER BY member_id"
-    features = fetch(wh, sql)
+    with stored_base_features(wh, cutoff, spec.new_window_days, spec.horizon_days) as sql:
+        if keep is not None:
+            sql = f"SELECT * FROM ({sql}) WHERE {keep} ORDER BY member_id"
+        features = fetch(wh, sql)
     labels = features.pop("repurchased").to_numpy(dtype=bool)
     features.attrs["new_window_days"] = int(spec.new_window_days)
     return features, labels

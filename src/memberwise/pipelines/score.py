@@ -19,7 +19,7 @@ import pandas as pd
 
 from memberwise import registry, release
 from memberwise.errors import MemberwiseError
-from memberwise.features import build_features, feature_sql, preferred_channels
+from memberwise.features import build_features, preferred_channels, stored_base_features
 from memberwise.modeling.personas import PersonaModel
 from memberwise.modeling.propensity import PropensityModel
 from memberwise.modeling.scores import score_from_probability
@@ -119,10 +119,8 @@ def write_spark_scores(
 
     assert isinstance(wh, SparkWarehouse)
     model: PropensityModel = registry.load("propensity", version)
-    has = ("loyalty" in wh.present, "interactions" in wh.present)
-    wh.execute(
-        f"CREATE OR REPLACE TABLE _features AS {feature_sql(as_of, model.feature_spec.new_window_days, *has)}"
-    )
+    with stored_base_features(wh, as_of, model.feature_spec.new_window_days) as sql:
+        wh.execute(f"CREATE OR REPLACE TABLE _features AS {sql}")
     uri = f"models:/{registry.model_name('propensity')}/{version}"
     wh.materialise("_scored", score_on_spark(wh.spark, wh.spark.table("_features"), uri))
     wh.put("_channels", preferred_channels(wh, as_of)[["member_id", "preferred_channel"]])
