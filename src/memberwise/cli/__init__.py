@@ -9,7 +9,7 @@ import sys
 
 from rich.markup import escape
 
-from memberwise.cli import data, models, ops, planning  # noqa: F401  (registers the commands)
+from memberwise.cli import audience, campaigns, data, models, ops, planning  # noqa: F401  (registers the commands)
 from memberwise.cli.app import app
 from memberwise.cli.failure import EXIT_CODE, describe, one_line_logs
 from memberwise.cli.render import err_console

@@ -27,6 +27,7 @@ from memberwise.features import member_audiences
 from memberwise.modeling.allocator import DIMENSIONS, Allocation, Constraints, Mode
 from memberwise.modeling.allocator import allocate as solve
 from memberwise.modeling.response import CELL, estimate_cells, estimate_tiers
+from memberwise.pipelines.campaign_outcomes import response_frame
 from memberwise.planning_inputs import constraints_for
 from memberwise.settings import Settings
 from memberwise.tracking import data_fingerprint, experiment_id, log_figure, log_frame, run_tags
@@ -47,29 +48,6 @@ class BudgetRun:
     curve: pd.DataFrame  # expected revenue and the budget's shadow price at several budgets
     run_id: str
     tiers: int
-
-
-def response_frame(wh: Warehouse, window_days: int, as_of: date) -> pd.DataFrame:
-    """One row per touch whose window ended by as_of: cell, group, converted, orders, revenue in window."""
-    window = f"INTERVAL '{int(window_days)}' DAY"
-    cutoff = f"TIMESTAMP '{as_of.isoformat()} 00:00:00'"
-    return wh.df(
-        f"""
-        WITH t AS (
-            SELECT ct.campaign_id, ct.touched_at, ct.audience, ct.delivery, ct.promotion, ct.communication,
-                   ct.activity, ct."group", m.member_key, m.member_id
-            FROM campaign_touches ct JOIN member_map m USING (channel, account_id)
-            WHERE ct.touched_at + {window} <= {cutoff}
-        )
-        SELECT t.campaign_id, t.audience, t.delivery, t.promotion, t.communication, t.activity, t."group",
-               t.member_id, CAST(count(o.ordered_at) > 0 AS DOUBLE) AS converted,
-               CAST(count(o.ordered_at) AS DOUBLE) AS orders, coalesce(sum(o.amount), 0.0) AS revenue
-        FROM t LEFT JOIN member_orders o
-          ON o.member_key = t.member_key AND o.status = 'paid'
-         AND o.ordered_at > t.touched_at AND o.ordered_at <= t.touched_at + {window}
-        GROUP BY ALL
-        """
-    )
 
 
 def tier_count(frame: pd.DataFrame, cfg: BudgetConfig) -> int:
