@@ -1,0 +1,83 @@
+"""`POST /audience`: the rule answered from the served release's snapshot, one source per state.
+
+The snapshot is copied into DuckDB once per served state (on the first /audience request after a
+release is loaded) and dropped with it. Rule problems answer 422 naming the path; never a 500.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from starlette.responses import Response
+
+from memberwise import release
+from memberwise.audience.query import AudienceSource, Breakdown, run
+from memberwise.audience.rules import RuleError, parse_rule
+from memberwise.audience.snapshot import release_purchases, snapshot_source
+from memberwise.serving.audience_schemas import AudienceCount, AudienceRequest, AudienceResponse
+from memberwise.serving.middleware import error_response
+from memberwise.settings import Settings
+
+if TYPE_CHECKING:
+    from memberwise.serving.state import ServingState
+
+_sources: weakref.WeakKeyDictionary[ServingState, AudienceSource] = weakref.WeakKeyDictionary()
+_building = threading.Lock()
+
+
+def state_frame(state: ServingState) -> pd.DataFrame:
+    """The served snapshot as one frame: the member features and the model outputs the state holds."""
+    return state.features.assign(
+        score=state.scores,
+        selected=state.selected,
+        persona=pd.array(state.persona, dtype="string"),
+        persona_id=pd.array(state.persona_id, dtype="Int64"),
+        preferred_channel=pd.array(state.channel, dtype="string"),
+    )
+
+
+def source_for(state: ServingState, settings: Settings) -> AudienceSource:
+    """The audience source of a served state, built on first use.
+
+    Purchases by category come from the current release when it is the one this state was built from.
+    """
+    with _building:
+        source = _sources.get(state)
+        if source is None:
+            current = release.current(settings)
+            same = current is not None and current.manifest.snapshot_meta == state.meta
+            purchases = release_purchases(current.path) if same and current is not None else None
+            name = f"release {current.id}" if same and current is not None else "the served release"
+            source = snapshot_source(state_frame(state), purchases, name)
+            _sources[state] = source
+        return source
+
+
+def answer(
+    state: ServingState, settings: Settings, rule: dict[str, Any], offset: int, limit: int
+) -> AudienceResponse | Response:
+    """The /audience response, or a 422 naming what in the rule is wrong."""
+    request = AudienceRequest(rule=rule, offset=offset, limit=limit)
+    try:
+        parsed = parse_rule(request.rule)
+        source = source_for(state, settings)
+        found = run(source, parsed, request.offset, request.limit)
+    except RuleError as err:
+        return error_response(422, str(err))
+    return AudienceResponse(
+        count=found.count,
+        by_lifecycle_stage=_counts(found.by_lifecycle_stage),
+        by_persona=_counts(found.by_persona),
+        member_ids=found.member_ids,
+        offset=request.offset,
+        limit=request.limit,
+        as_of=source.as_of,
+        model_versions=state.snapshot_versions,
+    )
+
+
+def _counts(breakdown: Breakdown) -> list[AudienceCount]:
+    return [AudienceCount(value=value, members=n) for value, n in breakdown]

@@ -1,0 +1,47 @@
+"""A release's snapshot as an audience source: the service's answer (and the CLI's without --data).
+
+The snapshot frame (SCORE_COLUMNS + features) is copied once into an in-memory DuckDB database, where
+the same compiled SQL as in batch runs. `bought` needs each member's purchases by category; a release
+that ships `category_purchases.parquet` (member_id, category, last_paid_at; written from
+`audience.warehouse.purchases_sql` at the release's as_of) answers it, others refuse it with a 4xx.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from memberwise.audience.compile import MEMBERS, PURCHASE_COLUMNS, PURCHASES
+from memberwise.audience.query import AudienceSource
+from memberwise.audience.rules import TAGS
+from memberwise.warehouse import connect
+
+PURCHASES_FILE = "category_purchases.parquet"  # in a release directory, when the release ships it
+_SQL_TYPES = {"number": "DOUBLE", "text": "VARCHAR", "flag": "BOOLEAN", "date": "TIMESTAMP"}
+
+
+def release_purchases(release_dir: Path) -> pd.DataFrame | None:
+    """The per-category last purchases a release ships, or None when it ships none."""
+    path = release_dir / PURCHASES_FILE
+    return pd.read_parquet(path, columns=list(PURCHASE_COLUMNS)) if path.exists() else None
+
+
+def snapshot_source(frame: pd.DataFrame, purchases: pd.DataFrame | None, description: str) -> AudienceSource:
+    """An in-memory source over a snapshot frame (member_id, as_of and any tags it carries)."""
+    con = connect()
+    columns = [c for c in ("member_id", "as_of", *TAGS) if c in frame.columns]
+    con.register("_snapshot", frame[columns])
+    # Typed by the catalogue: an all-null column (persona before personas exist) is still text.
+    select = ", ".join(
+        f'CAST("{c}" AS {_SQL_TYPES[TAGS[c]]}) AS "{c}"' if c in TAGS else f'"{c}"' for c in columns
+    )
+    con.execute(f"CREATE TABLE {MEMBERS} AS SELECT {select} FROM _snapshot")
+    con.unregister("_snapshot")
+    con.execute(f"CREATE TABLE {PURCHASES} (member_id VARCHAR, category VARCHAR, last_paid_at TIMESTAMP)")
+    if purchases is not None:
+        con.register("_purchases", purchases[list(PURCHASE_COLUMNS)])
+        con.execute(f"INSERT INTO {PURCHASES} SELECT * FROM _purchases")
+        con.unregister("_purchases")
+    as_of = con.execute(f"SELECT CAST(max(as_of) AS DATE) FROM {MEMBERS}").fetchall()[0][0]
+    return AudienceSource(con, str(as_of), description, purchases=purchases is not None)
