@@ -147,13 +147,16 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def new_warehouse(
-    path: Path | None = None, threads: int | None = None, memory_limit: str | None = None
+    path: Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    spill_dir: Path | None = None,
 ) -> Warehouse:
     """A fresh DuckDB warehouse with every contract table present but empty.
 
-    In memory by default; with `path`, a database file (replaced if it exists) whose compressed
-    tables stay on disk and are cached within `memory_limit`: the way to run brands with tens of
-    millions of rows in a few GiB of RAM.
+    In memory by default (with `memory_limit` and `spill_dir`, tables past the limit spill there);
+    with `path`, a database file (replaced if it exists) whose compressed tables stay on disk and are
+    cached within `memory_limit`: the way to run brands with tens of millions of rows in a few GiB.
     """
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +167,9 @@ def new_warehouse(
         con.execute(f"SET threads TO {int(threads)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    if spill_dir is not None:
+        quoted = str(spill_dir).replace("'", "''")
+        con.execute(f"SET temp_directory = '{quoted}'")
     warehouse = Warehouse(con)
     for name in TABLES:
         warehouse.put(name, empty_table(name))

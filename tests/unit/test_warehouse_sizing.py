@@ -44,7 +44,7 @@ def test_a_small_source_stays_in_memory(tmp_path: Path) -> None:
 def test_a_big_source_gets_a_work_file_and_a_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prepare, "IN_MEMORY_SHARE", 1e-9)  # any source is big
+    monkeypatch.setattr(prepare, "FILE_SHARE", 1e-9)  # any source is big
     monkeypatch.setattr(prepare.atexit, "register", lambda *args: None)
     wh = sized_warehouse(_brand(tmp_path), Settings(home=tmp_path / "home"))
     path, limit = _where(wh)
@@ -77,3 +77,30 @@ def test_work_files_of_dead_processes_are_cleared(tmp_path: Path, monkeypatch: p
     mine.write_text("")
     prepare._remove(mine)
     assert not mine.exists()
+
+
+def test_a_sizeable_source_stays_in_memory_with_a_limit_and_a_spill_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare, "IN_MEMORY_SHARE", 1e-9)  # any source is sizeable, none is big
+    monkeypatch.setattr(prepare.atexit, "register", lambda *args: None)
+    wh = sized_warehouse(_brand(tmp_path), Settings(home=tmp_path / "home"))
+    path, limit = _where(wh)
+    assert path is None
+    expected_gib = prepare.SPILL_LIMIT_SHARE * psutil.virtual_memory().total / 2**30
+    assert float(limit.split()[0]) == pytest.approx(expected_gib, rel=0.02)
+    spill = wh.scalar("SELECT current_setting('temp_directory')")
+    assert spill == str(tmp_path / "home" / "work" / f"warehouse-{os.getpid()}.duckdb.tmp")
+    wh.execute("SET memory_limit = '40MiB'")  # past the limit, tables spill there instead of failing
+    wh.execute("CREATE TABLE big AS SELECT range AS i, range::VARCHAR AS s FROM range(3000000)")
+    wh.execute("CREATE TABLE sorted AS SELECT * FROM big ORDER BY s")
+    assert wh.scalar("SELECT count(*) FROM sorted") == 3_000_000
+    wh.con.close()
+
+
+def test_a_dead_process_spill_dir_alone_is_cleared(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not psutil.pid_exists(pid))
+    (work / f"warehouse-{dead}.duckdb.tmp").mkdir(parents=True)
+    prepare._work_file(work)
+    assert list(work.iterdir()) == []
