@@ -45,11 +45,10 @@ def measure_campaigns(
             "open_window_members": left_out["open"].sum().astype(int),
         }
     )
-    campaigns = _level(measured, []).join(_campaign_labels(touches))
+    campaigns = _campaign_labels(touches).join(_level(measured, []))  # every campaign, measured or not
     cells = _level(measured, CELL)
     rows = pd.concat([campaigns.reset_index(), cells.reset_index()], ignore_index=True)
-    rows = flags.reset_index().merge(rows, on="campaign_id", how="left")  # every campaign, measured or not
-    rows = rows.fillna({"audience": ALL, **{c: MIXED for c in STRATEGY}, "treated": 0, "control": 0})
+    rows = rows.merge(flags.reset_index(), on="campaign_id").fillna({"treated": 0, "control": 0})
     rows = rows.fillna({"reach": 0, "cost": 0.0})
     rows["no_control"] = rows["control"] == 0
     half_width = (rows["uplift_high"] - rows["uplift_low"]) / 2
