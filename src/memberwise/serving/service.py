@@ -1,10 +1,10 @@
 """The memberwise HTTP service (BentoML 1.4 class API): scores, live scoring and audience selection.
 
 API contract v1 (DESIGN.md): `POST /score`, `POST /score_features`, `POST /select`, `POST /persona`,
-`POST /gap`, `POST /allocate`, each behind `Authorization: Bearer <MEMBERWISE_API_KEY>`; `/livez`,
-`/readyz`, `/metrics`, `/docs` (the OpenAPI page, also at `/`) and `/docs.json` are open. `/readyz`
-answers 503 until the champion model and the latest score snapshot are loaded (in a background thread,
-so the probes answer meanwhile).
+`POST /gap`, `POST /allocate`, `POST /audience`, each behind `Authorization: Bearer <MEMBERWISE_API_KEY>`;
+`/livez`, `/readyz`, `/metrics`, `/docs` (the OpenAPI page, also at `/`) and `/docs.json` are open.
+`/readyz` answers 503 until the champion model and the latest score snapshot are loaded (in a background
+thread, so the probes answer meanwhile).
 
 Start it with `bentoml serve memberwise.serving.service:Memberwise` from the repository root.
 """
@@ -24,8 +24,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from memberwise import release
+from memberwise.audience import served as audience_served
 from memberwise.errors import MemberwiseError
 from memberwise.serving import drain, metrics, request_log
+from memberwise.serving.audience_schemas import AudienceRequest, AudienceResponse
 from memberwise.serving.dispatch import BULK, Dispatcher
 from memberwise.serving.loading import load_state, newer_release, state_of
 from memberwise.serving.middleware import (
@@ -226,6 +228,19 @@ class Memberwise:
         """
         size = len(member_ids if member_ids is not None else members or [])
         return await self._answer(size, lambda state: _persona(state, member_ids, members))
+
+    @bentoml.api(input_spec=AudienceRequest, output_spec=AudienceResponse)
+    async def audience(self, rule: dict[str, Any], offset: int, limit: int) -> Response:
+        """Members matching a tag rule (docs/audiences.md), answered from the release's snapshot.
+
+        Answers the count, the breakdown by lifecycle stage and by persona, and ids `offset`..`offset +
+        limit` sorted by member_id. An unknown tag, a value of the wrong type or a malformed rule answers
+        422 naming its path (e.g. `rule.all[1].gte`). Requires `Authorization: Bearer <key>`.
+        """
+        settings = self.settings
+        return await self._answer(
+            BULK, lambda state: audience_served.answer(state, settings, rule, offset, limit)
+        )
 
 
 def _score_features(state: ServingState, members: list[Any]) -> BaseModel | Response:
