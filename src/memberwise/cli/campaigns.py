@@ -34,16 +34,18 @@ def campaign_report(
     ROI (incremental revenue per yuan). Flags: thin (too few members or too wide an interval to trust),
     no_control (no uplift reported), members found in both groups (left out, counted). docs/campaigns.md.
     """
+    from memberwise.modeling.campaign_measure import ALL
     from memberwise.pipelines.campaign_report import campaign_report as run
     from memberwise.pipelines.campaign_report import late_touches
 
     settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
     rejected = late_touches(prepared.data.rejects)
     report = run(prepared.duckdb("campaign-report"), settings, out, cutoff, window_days, campaign, rejected)
-    campaigns = report.table[report.table["audience"] == "all"]
+    is_campaign = report.table["audience"] == ALL
+    campaigns = report.table[is_campaign]
     show(campaigns[_SHOWN].head(20).round(4), f"{len(campaigns)} campaign(s), first 20")
     flagged = {
-        "thin cells": int(report.table["thin"].sum()),
+        "thin cells": int(report.table.loc[~is_campaign, "thin"].sum()),
         "campaigns without control": int(campaigns["no_control"].sum()),
         "members in both groups (left out)": int(campaigns["conflicted_members"].sum()),
         "members with an open window (left out)": int(campaigns["open_window_members"].sum()),
