@@ -38,6 +38,7 @@ EXPERIMENTS = {
     "forecast": "memberwise-forecast",
     "gap": "memberwise-gap",
     "budget": "memberwise-budget",
+    "campaigns": "memberwise-campaigns",
     "retrain": "memberwise-retrain",
 }
 

@@ -117,7 +117,7 @@ def log_report_run(
 ) -> str:
     """One run in the budget experiment: the table, key figures, the uplift figure."""
     with mlflow.start_run(
-        experiment_id=experiment_id(settings, "budget"),
+        experiment_id=experiment_id(settings, "campaigns"),
         run_name=f"campaign report {as_of}",
         nested=mlflow.active_run() is not None,
         tags={**run_tags(trigger, fingerprint, str(as_of)), "kind": "campaign-report"},
