@@ -64,13 +64,12 @@ def run(source: AudienceSource, rule: Rule, offset: int, limit: int) -> Audience
     check(source, rule)
     compiled = compile_rule(rule)
     con = source.con.cursor()  # its own connection to the same database: safe beside other threads
-    try:
-        grouped = matched_sql(compiled, ["lifecycle_stage", "persona"], ordered=False)
-        cells = con.execute(
-            f"SELECT lifecycle_stage, persona, count(*) FROM ({grouped}) GROUP BY ALL", compiled.params
-        ).fetchall()
+    try:  # the rule runs once; the breakdown and the page read its result
+        columns = ["member_id", "lifecycle_stage", "persona"]
+        con.execute(f"CREATE TEMP TABLE matched AS {matched_sql(compiled, columns, False)}", compiled.params)
+        cells = con.execute("SELECT lifecycle_stage, persona, count(*) FROM matched GROUP BY ALL").fetchall()
         page = con.execute(
-            f"{matched_sql(compiled, ['member_id'])} LIMIT ? OFFSET ?", [*compiled.params, limit, offset]
+            "SELECT member_id FROM matched ORDER BY member_id LIMIT ? OFFSET ?", [limit, offset]
         ).fetchall()
     finally:
         con.close()

@@ -8,16 +8,24 @@ that ships `category_purchases.parquet` (member_id, category, last_paid_at; writ
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from memberwise.audience.compile import MEMBERS, PURCHASE_COLUMNS, PURCHASES
+from memberwise.audience.compile import MEMBERS, PURCHASE_COLUMNS, purchases_table
 from memberwise.audience.query import AudienceSource
 from memberwise.audience.rules import TAGS
 from memberwise.warehouse import connect
 
 PURCHASES_FILE = "category_purchases.parquet"  # in a release directory, when the release ships it
+_NO_PURCHASES = pd.DataFrame(
+    {
+        "member_id": pd.Series(dtype="string"),
+        "category": pd.Series(dtype="string"),
+        "last_paid_at": pd.Series(dtype="datetime64[ns]"),
+    }
+)
 _SQL_TYPES = {"number": "DOUBLE", "text": "VARCHAR", "flag": "BOOLEAN", "date": "TIMESTAMP"}
 
 
@@ -38,10 +46,9 @@ def snapshot_source(frame: pd.DataFrame, purchases: pd.DataFrame | None, descrip
     )
     con.execute(f"CREATE TABLE {MEMBERS} AS SELECT {select} FROM _snapshot")
     con.unregister("_snapshot")
-    con.execute(f"CREATE TABLE {PURCHASES} (member_id VARCHAR, category VARCHAR, last_paid_at TIMESTAMP)")
-    if purchases is not None:
-        con.register("_purchases", purchases[list(PURCHASE_COLUMNS)])
-        con.execute(f"INSERT INTO {PURCHASES} SELECT * FROM _purchases")
-        con.unregister("_purchases")
-    as_of = con.execute(f"SELECT CAST(max(as_of) AS DATE) FROM {MEMBERS}").fetchall()[0][0]
-    return AudienceSource(con, str(as_of), description, purchases=purchases is not None)
+    as_of: date = con.execute(f"SELECT CAST(max(as_of) AS DATE) FROM {MEMBERS}").fetchall()[0][0]
+    rows = _NO_PURCHASES if purchases is None else purchases[list(PURCHASE_COLUMNS)]
+    con.register("_purchases", rows)
+    con.execute(purchases_table("SELECT * FROM _purchases", as_of))
+    con.unregister("_purchases")
+    return AudienceSource(con, as_of.isoformat(), description, purchases=purchases is not None)

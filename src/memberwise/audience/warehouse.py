@@ -12,7 +12,7 @@ from datetime import date
 
 import pandas as pd
 
-from memberwise.audience.compile import MEMBERS, PURCHASES
+from memberwise.audience.compile import MEMBERS, purchases_table
 from memberwise.audience.query import AudienceSource
 from memberwise.audience.rules import MODEL_TAGS
 from memberwise.features import preferred_channels, stored_base_features
@@ -56,7 +56,7 @@ def warehouse_source(
         f"""CREATE OR REPLACE TABLE {MEMBERS} AS
         SELECT f.*, {joined} FROM {_FEATURES} f LEFT JOIN {_OUTPUTS} o ON o.member_id = f.member_id"""
     )
-    wh.execute(f"CREATE OR REPLACE TABLE {PURCHASES} AS {purchases_sql(as_of)}")
+    wh.execute(purchases_table(purchases_sql(as_of), as_of))
     for name in (_FEATURES, _OUTPUTS):
         wh.execute(f"DROP TABLE IF EXISTS {name}")
     return AudienceSource(wh.con, as_of.isoformat(), description, purchases=True, model_outputs=from_release)
