@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
 from memberwise.catalogue import FEATURE_COLUMNS, feature_kind
 
@@ -27,6 +35,7 @@ MAX_MAGNITUDE = 1e12  # beyond any real count, day span or amount; squares of it
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 Flag = Annotated[bool, Field(strict=True)]
 Text = Annotated[str, Field(strict=True, max_length=200)]
+Ranking = Literal["propensity", "uplift"]
 MemberId = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 
 _KIND_TYPES: dict[str, Any] = {"text": Text, "flag": Flag, "date": Text}
@@ -126,6 +135,16 @@ class SelectRequest(_Request):
         description="Keep only these personas, by name or id as text (empty: all).",
     )
     limit: int = Field(1000, strict=True, ge=1, le=MAX_LIMIT, description="Return at most this many members.")
+    rank_by: Ranking = Field(
+        "propensity",
+        description=(
+            "Order by propensity score (default) or by predicted uplift of the release's planned strategy. "
+            "Uplift is used only when the release has uplift predictions and its uplift model beat "
+            "propensity targeting on held-out campaigns; the answer's `ranked_by` and `ranking_reason` say "
+            "what was used. Ranked by uplift, members with no positive uplift are left out and `threshold` "
+            "filters scores only when given."
+        ),
+    )
 
 
 ModelVersions = dict[str, str]
@@ -215,14 +234,27 @@ class SelectedMember(BaseModel):
     lifecycle_stage: str | None = None
     preferred_channel: str | None = None
     persona: str | None = None
+    uplift: float | None = Field(
+        None, description="Predicted conversion uplift of a contact (absent without uplift predictions)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _uplift_when_known(self, handler: SerializerFunctionWrapHandler):  # noqa: ANN202 - keeps the schema
+        """Without uplift predictions a member answers exactly as before (no `uplift` key)."""
+        data = handler(self)
+        if data.get("uplift") is None:
+            data.pop("uplift", None)
+        return data
 
 
 class SelectResponse(BaseModel):
-    """Answer of /select: the audience, highest score first."""
+    """Answer of /select: the audience, highest score (or uplift, see `ranked_by`) first."""
 
     count: int = Field(description="Members matching the filters, before `limit`.")
     members: list[SelectedMember]
     model_versions: ModelVersions
+    ranked_by: Ranking = Field("propensity", description="The ranking used: propensity or uplift.")
+    ranking_reason: str = Field("", description="Why that ranking was used (e.g. the held-out Qini verdict).")
 
 
 class GapRequest(_Request):

@@ -178,12 +178,14 @@ class Memberwise:
         preferred_channels: list[str],
         personas: list[str],
         limit: int,
+        rank_by: str = "propensity",
     ) -> Response:
         """Members scoring above the threshold (default: the snapshot's), highest first, with filters.
 
         `count` is the number matching before `limit`. `personas` matches persona names or ids (as
         text); before personas are promoted no member has one, so a personas filter selects nobody.
-        Requires `Authorization: Bearer <key>`.
+        `rank_by="uplift"` orders by predicted uplift when the release's uplift model won on held-out
+        campaigns (else propensity, and `ranking_reason` says why). Requires `Authorization: Bearer <key>`.
         """
         request = SelectRequest(
             threshold=threshold,
@@ -191,6 +193,7 @@ class Memberwise:
             preferred_channels=preferred_channels,
             personas=personas,
             limit=limit,
+            rank_by=rank_by,
         )
         return await self._answer(BULK, lambda state: state.select(request))
 

@@ -6,6 +6,7 @@ Plain Python (no BentoML, no HTTP), so the service logic is built and tested in-
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,6 +92,8 @@ class ServingState:
 
     The personas model is the one that labelled the snapshot (None before personas are promoted);
     planning is None until a retrain has promoted a forecast and saved its planning inputs.
+    uplift_verdict is the release's held-out uplift verdict (`uplift_wins`, `reason`); with it and an
+    `uplift` snapshot column, /select can rank by uplift.
 
     Plain Python (no BentoML), so it can be built and exercised in-process.
     """
@@ -102,6 +105,7 @@ class ServingState:
         meta: SnapshotMeta,
         personas: PersonaModel | None = None,
         planning: Planning | None = None,
+        uplift_verdict: Mapping[str, Any] | None = None,
     ) -> None:
         self.champion = champion
         self.meta = meta
@@ -126,9 +130,16 @@ class ServingState:
         self.reasons: list[list[str]] = [
             [] if r is None else [str(x) for x in r] for r in frame["reasons"].tolist()
         ]
-        self.features = frame.drop(columns=[c for c in _OUTPUT_COLUMNS if c in frame.columns])
+        self.features = frame.drop(columns=[c for c in (*_OUTPUT_COLUMNS, "uplift") if c in frame.columns])
         # Highest score first, then member id: /select filters this order and cuts it.
         self.order = np.lexsort((self.member_ids.astype(str), -self.scores))
+        # Per-member uplift of the planned strategy (a release column) and the held-out verdict on it.
+        self.uplift = frame["uplift"].to_numpy(dtype=float) if "uplift" in frame.columns else None
+        self.uplift_verdict = dict(uplift_verdict) if uplift_verdict is not None else None
+        if self.uplift is not None:
+            self.uplift_order = np.lexsort(
+                (self.member_ids.astype(str), -np.nan_to_num(self.uplift, nan=-np.inf))
+            )
 
     def _snapshot_model(self) -> PropensityModel:
         """The model that scored the snapshot (for on-request reasons); the champion when they agree."""
@@ -242,10 +253,32 @@ class ServingState:
             results=results, threshold=self.threshold, model_versions=self.live_versions
         )
 
+    def ranking(self, wanted: str) -> tuple[str, str]:
+        """The ranking /select uses and why: uplift only when present and it won on held-out campaigns."""
+        if wanted == "propensity":
+            return "propensity", "ranked by propensity score, as asked"
+        if self.uplift is None or self.uplift_verdict is None:
+            return "propensity", "this release has no uplift predictions: ranked by propensity score"
+        reason = str(self.uplift_verdict.get("reason", ""))
+        if not self.uplift_verdict.get("uplift_wins"):
+            return (
+                "propensity",
+                f"uplift targeting did not win on held-out campaigns ({reason}): ranked by propensity score",
+            )
+        return "uplift", f"ranked by predicted uplift: {reason}"
+
     def select(self, request: SelectRequest) -> SelectResponse:
-        threshold = self.threshold if request.threshold is None else float(request.threshold)
-        order = self.order
-        keep = self.scores[order] > threshold
+        ranked_by, why = self.ranking(request.rank_by)
+        if ranked_by == "uplift":
+            assert self.uplift is not None
+            order = self.uplift_order
+            keep = self.uplift[order] > 0  # a contact that does not raise conversion is not worth making
+            if request.threshold is not None:
+                keep &= self.scores[order] > float(request.threshold)
+        else:
+            threshold = self.threshold if request.threshold is None else float(request.threshold)
+            order = self.order
+            keep = self.scores[order] > threshold
         if request.lifecycle_stages:
             keep &= _isin(self.lifecycle[order], request.lifecycle_stages)
         if request.preferred_channels:
@@ -261,10 +294,17 @@ class ServingState:
                 lifecycle_stage=self.lifecycle[p],
                 preferred_channel=self.channel[p],
                 persona=self.persona[p],
+                uplift=None if self.uplift is None or np.isnan(self.uplift[p]) else float(self.uplift[p]),
             )
             for p in chosen[: request.limit]
         ]
-        return SelectResponse(count=int(len(chosen)), members=members, model_versions=self.snapshot_versions)
+        return SelectResponse(
+            count=int(len(chosen)),
+            members=members,
+            model_versions=self.snapshot_versions,
+            ranked_by=ranked_by,
+            ranking_reason=why,
+        )
 
     def _describe(self, persona_id: Any) -> str:
         if persona_id is None or self.personas is None:
