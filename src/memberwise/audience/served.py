@@ -6,17 +6,20 @@ release is loaded) and dropped with it. Rule problems answer 422 naming the path
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from pyarrow import ArrowException
 from starlette.responses import Response
 
 from memberwise import release
 from memberwise.audience.query import AudienceSource, Breakdown, run
 from memberwise.audience.rules import RuleError, parse_rule
 from memberwise.audience.snapshot import release_purchases, snapshot_source
+from memberwise.errors import MemberwiseError
 from memberwise.serving.audience_schemas import AudienceCount, AudienceRequest, AudienceResponse
 from memberwise.serving.middleware import error_response
 from memberwise.settings import Settings
@@ -24,6 +27,7 @@ from memberwise.settings import Settings
 if TYPE_CHECKING:
     from memberwise.serving.state import ServingState
 
+log = logging.getLogger("memberwise.serving")
 _sources: weakref.WeakKeyDictionary[ServingState, AudienceSource] = weakref.WeakKeyDictionary()
 _building = threading.Lock()
 
@@ -47,13 +51,22 @@ def source_for(state: ServingState, settings: Settings) -> AudienceSource:
     with _building:
         source = _sources.get(state)
         if source is None:
-            current = release.current(settings)
-            same = current is not None and current.manifest.snapshot_meta == state.meta
-            purchases = release_purchases(current.path) if same and current is not None else None
-            name = f"release {current.id}" if same and current is not None else "the served release"
+            purchases, name = _purchases(state, settings)
             source = snapshot_source(state_frame(state), purchases, name)
             _sources[state] = source
         return source
+
+
+def _purchases(state: ServingState, settings: Settings) -> tuple[pd.DataFrame | None, str]:
+    """The state's release's purchases by category (None when it ships none or they cannot be read)."""
+    try:
+        current = release.current(settings)
+        if current is None or current.manifest.snapshot_meta != state.meta:
+            return None, "the served release"
+        return release_purchases(current.path), f"release {current.id}"
+    except (MemberwiseError, OSError, ValueError, ArrowException) as err:  # answer the rest, log why
+        log.warning("/audience answers without purchases by category: %s", err)
+        return None, "the served release"
 
 
 def answer(
