@@ -1,4 +1,12 @@
-"""Campaigns: planned audience x strategy, treatment/control touches and the orders their uplift causes."""
+"""Campaigns: planned audience x strategy, treatment/control touches and the orders their uplift causes.
+
+Uplift is planted per member, not only per cell: a member's response type follows from observable
+behaviour (purchase rate, persona: coupon use, app buying). Sure things (frequent buyers) gain
+nothing from a contact, persuadables (deal hunters) gain several times the cell's uplift, sleeping dogs
+(app-first buyers) cancel organic orders in the response window when contacted, and the rest gain the
+cell's uplift. Within each campaign the positive effects are rescaled so the cell's mean effect per treated
+contact stays the planted `true_uplift` (the cell-level estimates and budget tests rely on it).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from memberwise.data.demo.brand import (
     COST_PROMOTION,
     EXTRA_ORDER_VALUE,
     NEW_WINDOW_DAYS,
+    PERSONAS,
     RESPONSE_WINDOW_DAYS,
     TREATMENT_SHARE,
     UPLIFT_AUDIENCE,
@@ -27,6 +36,13 @@ from memberwise.data.demo.brand import (
 from memberwise.data.demo.config import SECONDS_PER_DAY, DemoConfig
 from memberwise.data.demo.people import People, Season, weighted_choice
 from memberwise.data.demo.writer import arrow_schema
+
+RESPONSE_TYPES = ("ordinary", "sure_thing", "persuadable", "sleeping_dog")
+# Effect of a contact relative to the cell's planted uplift, before the per-campaign rescaling of the
+# positive types (sleeping dogs lose about one cell uplift of organic orders per contact).
+RESPONSE_WEIGHT = np.array([1.0, 0.0, 4.0, -1.0])
+SURE_THING_RATE = 14.0  # orders per year from which a member buys anyway
+SLEEPING_DOG_DROP = 3.5  # x cell uplift: the chance each organic order in the window is lost when treated
 
 
 @dataclass
@@ -64,6 +80,19 @@ def true_uplift(audience: str, delivery: str, promotion: str, communication: str
         * UPLIFT_AUDIENCE[audience]
         * UPLIFT_FIT[audience][activity]
     )
+
+
+def response_type(persona: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """Index into RESPONSE_TYPES per person, from the latent parameters the features reveal.
+
+    Frequent buyers are sure things; otherwise deal hunters (coupon users) are persuadable and app-first
+    buyers (who find contacts intrusive) are sleeping dogs; everyone else responds as the cell does.
+    """
+    kind = np.zeros(len(persona), dtype=np.int64)
+    kind[persona == PERSONAS.index("deal_hunter")] = 2
+    kind[persona == PERSONAS.index("self_app")] = 3
+    kind[rate >= SURE_THING_RATE] = 1
+    return kind
 
 
 def uplift_table() -> pd.DataFrame:
@@ -106,9 +135,18 @@ def make_touches(
     cfg: DemoConfig,
     rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Touches for every campaign among the eligible people, and the extra orders the uplift causes."""
+    """Touches for every campaign among the eligible people, and the extra orders the uplift causes.
+
+    The organic orders that treatment costs sleeping dogs are marked refunded in `orders`, in place: the
+    contact put the member off an order they would have kept (cancelled or returned).
+    """
     n = len(people)
+    kind = response_type(people.persona, people.rate)
     paid = orders[orders["status"] == "paid"]
+    lost: list[np.ndarray] = []
+    # What follows a conversion draws from its own stream, so who is touched, who is treated and every
+    # control outcome stay exactly what they were before uplift became heterogeneous.
+    side = rng.spawn(1)[0]
     first_buy = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
     by_person = paid.groupby("_person")["ordered_at"].min()
     first_buy[by_person.index.to_numpy()] = by_person.to_numpy().astype("datetime64[s]")
@@ -146,14 +184,18 @@ def make_touches(
                 }
             )
         )
-        converts = treated & (rng.random(len(rows)) < c.uplift)
-        buy_at = at[converts] + rng.integers(
+        p_convert, dropped = treatment_effects(c, rows[treated], at[treated], kind, paid, side)
+        lost.append(dropped)
+        effect = np.zeros(len(rows))
+        effect[treated] = p_convert
+        converts = rng.random(len(rows)) < effect
+        buy_at = at[converts] + side.integers(
             3600, RESPONSE_WINDOW_DAYS * SECONDS_PER_DAY, converts.sum()
         ).astype("timedelta64[s]")
         inside = buy_at <= cfg.end_ts
         conv_rows = rows[converts][inside]
         k = len(conv_rows)
-        value = rng.lognormal(np.log(EXTRA_ORDER_VALUE[c.promotion]) - 0.125, 0.5, k)
+        value = side.lognormal(np.log(EXTRA_ORDER_VALUE[c.promotion]) - 0.125, 0.5, k)
         depth = {"none": 0.0, "small_coupon": 0.1, "deep_discount": 0.3}[c.promotion]
         extras.append(
             pd.DataFrame(
@@ -166,7 +208,7 @@ def make_touches(
                     "discount": np.round(value * depth / (1 - depth), 2),
                     "coupon_used": c.promotion != "none",
                     "category": np.array(CATEGORIES)[
-                        weighted_choice(CATEGORY_WEIGHT[people.persona[conv_rows]], rng)
+                        weighted_choice(CATEGORY_WEIGHT[people.persona[conv_rows]], side)
                     ],
                     "store_id": None,
                     "is_gift": False,
@@ -174,6 +216,7 @@ def make_touches(
                 }
             )
         )
+    orders.loc[np.unique(np.concatenate(lost or [np.zeros(0, np.int64)])), "status"] = "refunded"
     touch_frame = (
         pd.concat(touches, ignore_index=True)
         if touches
@@ -181,3 +224,33 @@ def make_touches(
     )
     extra_frame = pd.concat(extras, ignore_index=True) if extras else pd.DataFrame(columns=["_person"])
     return touch_frame, extra_frame
+
+
+def treatment_effects(
+    c: Campaign,
+    rows: np.ndarray,
+    at: np.ndarray,
+    kind: np.ndarray,
+    paid: pd.DataFrame,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per treated row the chance of an extra order, and the index of the organic orders treatment loses.
+
+    Sleeping dogs cancel each paid order in their response window with probability SLEEPING_DOG_DROP x the
+    cell's uplift; the positive types' chances are scaled so the expected orders gained minus lost per
+    treated contact equals the cell's uplift.
+    """
+    dog = kind[rows] == RESPONSE_TYPES.index("sleeping_dog")
+    touched_at = np.full(len(kind), np.datetime64("NaT"), dtype="datetime64[s]")
+    touched_at[rows[dog]] = at[dog]
+    mine = paid[paid["_person"].isin(rows[dog])]
+    start = touched_at[mine["_person"].to_numpy()]
+    ordered = mine["ordered_at"].to_numpy().astype("datetime64[s]")
+    window = (ordered > start) & (ordered <= start + np.timedelta64(RESPONSE_WINDOW_DAYS, "D"))
+    drop_p = min(1.0, SLEEPING_DOG_DROP * c.uplift)
+    candidates = mine.index.to_numpy()[window]
+    dropped = candidates[rng.random(len(candidates)) < drop_p]
+    weight = np.clip(RESPONSE_WEIGHT[kind[rows]], 0.0, None)
+    wanted = c.uplift * len(rows) + drop_p * len(candidates)
+    scale = wanted / (c.uplift * weight.sum()) if weight.sum() > 0 else 1.0
+    return np.clip(c.uplift * weight * scale, 0.0, 1.0), dropped

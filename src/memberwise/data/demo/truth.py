@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from memberwise.data.demo.accounts import person_labels
 from memberwise.data.demo.brand import PERSONAS, REFUND_P
-from memberwise.data.demo.campaigns import uplift_table
+from memberwise.data.demo.campaigns import RESPONSE_TYPES, RESPONSE_WEIGHT, response_type, uplift_table
 from memberwise.data.demo.config import SECONDS_PER_DAY, DemoConfig
 from memberwise.data.demo.people import People, Season, seconds
 from memberwise.data.demo.writer import TableWriter
@@ -24,6 +24,8 @@ TRUTH_SCHEMAS = {  # the truth files written a chunk of people at a time
             ("lapses_at", pa.timestamp("s")),
             ("rate_per_year", pa.float64()),
             ("enrolled_at", pa.timestamp("s")),
+            ("response_type", pa.string()),
+            ("uplift_weight", pa.float64()),
         ]
     ),
     "purchase_probability": pa.schema(
@@ -81,6 +83,9 @@ def write_truth(
 ) -> None:
     """People, season, true purchase probabilities, true uplift and the hub phones, as Parquet.
 
+    Each person's `response_type` and `uplift_weight` (a contact's effect relative to the cell's planted
+    uplift; see `campaigns.response_type`) are the member-level uplift truth.
+
     People and their probabilities are written a chunk of people at a time (row groups), so a 10M-member
     brand never holds a [people, weeks] matrix or a whole people frame.
     """
@@ -99,6 +104,7 @@ def write_truth(
     for first in range(0, len(people), cfg.chunk_people):
         rows = slice(first, min(first + cfg.chunk_people, len(people)))
         chunk = people.take(rows)
+        kind = response_type(chunk.persona, chunk.rate)
         person_table = pd.DataFrame(
             {
                 "person_id": person_labels(np.arange(rows.start, rows.stop)),
@@ -107,6 +113,8 @@ def write_truth(
                 "lapses_at": np.minimum(chunk.lapses_at, np.datetime64("2200-01-01", "s")),
                 "rate_per_year": chunk.rate,
                 "enrolled_at": chunk.enrolled_at,
+                "response_type": np.array(RESPONSE_TYPES)[kind],
+                "uplift_weight": RESPONSE_WEIGHT[kind],
             }
         )
         sinks["people"].write(person_table)
