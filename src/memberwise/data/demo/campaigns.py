@@ -144,6 +144,7 @@ def make_touches(
     kind = response_type(people.persona, people.rate)
     paid = orders[orders["status"] == "paid"]
     lost: list[np.ndarray] = []
+    kept = paid[["_person", "ordered_at"]]  # paid organic orders no contact has cancelled yet
     # What follows a conversion draws from its own stream, so who is touched, who is treated and every
     # control outcome stay exactly what they were before uplift became heterogeneous.
     side = rng.spawn(1)[0]
@@ -184,8 +185,9 @@ def make_touches(
                 }
             )
         )
-        p_convert, dropped = treatment_effects(c, rows[treated], at[treated], kind, paid, side)
+        p_convert, dropped = treatment_effects(c, rows[treated], at[treated], kind, kept, side)
         lost.append(dropped)
+        kept = kept.drop(index=dropped)  # an order cancelled once cannot be cancelled again
         effect = np.zeros(len(rows))
         effect[treated] = p_convert
         converts = rng.random(len(rows)) < effect
