@@ -15,13 +15,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from memberwise import registry
 from memberwise.data.demo import DemoConfig, generate, uplift_table
 from memberwise.errors import MemberwiseError
 from memberwise.features import build_features
 from memberwise.modeling.response import CELL
 from memberwise.pipelines.campaign_outcomes import response_frame
 from memberwise.pipelines.prepare import prepare
-from memberwise.pipelines.uplift import TOP_SHARE, UpliftRun, member_uplift, split_in_time, train_uplift
+from memberwise.pipelines.uplift import (
+    TOP_SHARE,
+    TOUCH_COLUMNS,
+    UpliftRun,
+    member_uplift,
+    propensity_of,
+    split_in_time,
+    train_uplift,
+    verdict_of,
+)
 from memberwise.warehouse import Warehouse
 from tests.conftest import fresh_settings
 
@@ -122,3 +132,37 @@ def test_history_too_short_is_refused() -> None:
     one = pd.DataFrame({"campaign_id": ["c1", "c1"], "touched_at": pd.to_datetime(["2026-01-01"] * 2)})
     with pytest.raises(MemberwiseError, match="at least two campaigns"):
         split_in_time(one, 0.25)
+
+
+def test_propensity_kept_when_uplift_loses() -> None:
+    top = {"uplift": 10.0, "propensity": 30.0, "random": 20.0}
+    lost = verdict_of({"uplift": 0.001, "propensity": 0.003, "random": 0.0}, top, "proxy", 100)
+    assert not lost.uplift_wins and "does not beat propensity" in lost.reason
+    below_random = verdict_of({"uplift": -0.001, "propensity": -0.003, "random": 0.0}, top, "proxy", 100)
+    assert not below_random.uplift_wins and "does not beat random" in below_random.reason
+
+
+class _Champion:
+    """A champion with a known probability (orders in 365 days / 100); it must be sent features only."""
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        assert not {*TOUCH_COLUMNS, *CELL} & set(features.columns)
+        return features["orders_365d"].astype(float).fillna(0).to_numpy() / 100
+
+
+def test_propensity_from_the_champion_else_the_proxy(brand, run: UpliftRun, monkeypatch) -> None:  # noqa: ANN001
+    _, wh, settings = brand
+    held = build_features(wh, AS_OF).head(200).drop(columns=["as_of"])
+    held = held.assign(campaign_id="c", group="treatment", converted=0.0, touched_at=pd.Timestamp(AS_OF))
+    held = held.assign(audience="returning_member", delivery="private_domain", promotion="none",
+                       communication="sms", activity="member_day")  # fmt: skip
+    proxy, source = propensity_of(held, run.model, settings)
+    assert source == "proxy" and ((proxy > 0) & (proxy < 1)).all()
+    monkeypatch.setattr(registry, "version_by_alias", lambda *_: "7")
+    monkeypatch.setattr(registry, "load", lambda *_: _Champion())
+    champion, source = propensity_of(held, run.model, settings)
+    assert source == "champion v7"
+    assert champion == pytest.approx(held["orders_365d"].astype(float).fillna(0).to_numpy() / 100)
+    monkeypatch.setattr(registry, "load", lambda *_: None)  # a champion that cannot score
+    fallback, source = propensity_of(held, run.model, settings)
+    assert source == "proxy" and fallback == pytest.approx(proxy)

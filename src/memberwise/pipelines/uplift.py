@@ -11,7 +11,6 @@ converting) and random. Uplift wins when it beats both on the held-out Qini. See
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -101,28 +100,37 @@ def split_in_time(history: pd.DataFrame, holdout_share: float) -> tuple[pd.DataF
     return history[~held].reset_index(drop=True), history[held].reset_index(drop=True)
 
 
+# Columns of a history row that describe the touch and its outcome, not the member or the strategy.
+TOUCH_COLUMNS = (
+    "campaign_id",
+    "group",
+    "converted",
+    "orders",
+    "revenue",
+    "cost",
+    "touches",
+    "touched_at",
+    "cutoff",
+)
+
+
 def _learner_input(history: pd.DataFrame) -> pd.DataFrame:
-    drop = [
-        "campaign_id",
-        "group",
-        "converted",
-        "orders",
-        "revenue",
-        "cost",
-        "touches",
-        "touched_at",
-        "cutoff",
-    ]
-    return model_frame(history.drop(columns=[c for c in drop if c in history.columns]))
+    """Member features and the touch's strategy."""
+    return model_frame(history.drop(columns=[c for c in TOUCH_COLUMNS if c in history.columns]))
 
 
-def champion_propensity(settings: Settings) -> tuple[Callable[[pd.DataFrame], np.ndarray] | None, str]:
-    """The champion propensity model's probability, when one is registered."""
+def propensity_of(holdout: pd.DataFrame, judged: XLearner, settings: Settings) -> tuple[np.ndarray, str]:
+    """The champion propensity model's probability on the held-out touches, else the learner's own."""
     version = registry.version_by_alias(registry.configure(settings), "propensity", registry.CHAMPION)
-    if version is None:
-        return None, "proxy"
-    model = registry.load("propensity", version)
-    return model.predict_proba, f"champion v{version}"
+    if version is not None:
+        features = holdout.drop(columns=[c for c in (*TOUCH_COLUMNS, *CELL) if c in holdout.columns])
+        try:
+            return registry.load("propensity", version).predict_proba(features), f"champion v{version}"
+        except Exception:  # noqa: BLE001 - judge against the proxy rather than fail the run
+            log.exception(
+                "propensity champion v%s cannot score the held-out touches: using the proxy", version
+            )
+    return judged.predict_outcome(_learner_input(holdout)), "proxy"
 
 
 def judge(holdout: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], dict[str, float]]:
@@ -186,11 +194,9 @@ def train_uplift(
     judged = XLearner(seed=seed).fit(
         _learner_input(train), (train["group"] == "treatment").to_numpy(), train["converted"].to_numpy()
     )
-    scorer, source = champion_propensity(settings)
-    held_input = _learner_input(holdout)
+    propensity, source = propensity_of(holdout, judged, settings)
     scored = holdout[["campaign_id", "member_id", *CELL, "group", "converted"]].assign(
-        uplift=judged.predict(held_input),
-        propensity=scorer(holdout) if scorer else judged.predict_outcome(held_input),
+        uplift=judged.predict(_learner_input(holdout)), propensity=propensity
     )
     curves, qini, top = judge(scored)
     verdict = verdict_of(qini, top, source, len(scored))
