@@ -27,6 +27,7 @@ from memberwise.pipelines.uplift import (
     TOUCH_COLUMNS,
     UpliftRun,
     member_uplift,
+    plan_uplift,
     propensity_of,
     split_in_time,
     train_uplift,
@@ -166,3 +167,24 @@ def test_propensity_from_the_champion_else_the_proxy(brand, run: UpliftRun, monk
     monkeypatch.setattr(registry, "load", lambda *_: None)  # a champion that cannot score
     fallback, source = propensity_of(held, run.model, settings)
     assert source == "proxy" and fallback == pytest.approx(proxy)
+
+
+def test_plan_uplift_ranks_each_audience_by_its_leading_strategy(brand, run: UpliftRun) -> None:  # noqa: ANN001
+    _, wh, _ = brand
+    features = build_features(wh, AS_OF)
+    members = features[["member_id"]].assign(
+        audience=np.where(np.arange(len(features)) % 2, "new_member", "x")
+    )
+    strategy = {"delivery": "private_domain", "communication": "wecom", "activity": "member_day"}
+    plan = pd.DataFrame(
+        [("new_member", "deep_discount", 9.0), ("new_member", "none", 1.0)],
+        columns=["audience", "promotion", "revenue_per_contact"],
+    ).assign(**strategy)
+    uplift = plan_uplift(run.model, features, members, plan)
+    assert uplift.index.tolist() == members["member_id"].tolist()
+    planned = members["audience"].eq("new_member").to_numpy()
+    assert uplift[planned].notna().all() and uplift[~planned].isna().all()  # no planned cell: no uplift
+    lead = member_uplift(
+        run.model, features, {"audience": "new_member", "promotion": "deep_discount", **strategy}
+    )
+    assert uplift[planned].to_numpy() == pytest.approx(lead[planned].to_numpy())

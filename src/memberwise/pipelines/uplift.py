@@ -230,3 +230,20 @@ def member_uplift(model: XLearner, features: pd.DataFrame, strategy: dict[str, s
     """
     frame = features.assign(**strategy)
     return pd.Series(model.predict(model_frame(frame)), index=features["member_id"].to_numpy(), name="uplift")
+
+
+def plan_uplift(
+    model: XLearner, features: pd.DataFrame, members: pd.DataFrame, plan: pd.DataFrame
+) -> pd.Series:
+    """Per member_id, the predicted uplift of its audience's leading planned strategy (NaN: none planned).
+
+    `members` maps member_id to audience (the allocator's member table); `plan` is the allocator's plan
+    (audience, the strategy columns, revenue_per_contact). The leading strategy of an audience is its
+    planned cell with the most revenue per contact, the one the allocator's member lists fill first.
+    """
+    lead = plan.sort_values("revenue_per_contact", ascending=False).drop_duplicates("audience")
+    frame = features.merge(members[["member_id", "audience"]], on="member_id").merge(
+        lead[list(CELL)], on="audience"
+    )
+    uplift = pd.Series(model.predict(model_frame(frame)), index=frame["member_id"].to_numpy(), name="uplift")
+    return uplift.reindex(members["member_id"].to_numpy())
