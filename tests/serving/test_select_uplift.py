@@ -17,6 +17,7 @@ from memberwise.serving.loading import Champion
 from memberwise.serving.schemas import SelectRequest
 from memberwise.serving.state import ServingState
 from memberwise.snapshot import SnapshotMeta
+from tests.serving.conftest import Served
 from tests.serving.test_state import THRESHOLD, StubModel, snapshot
 
 WON = {"uplift_wins": True, "reason": "Qini 0.0095 vs propensity 0.0018"}
@@ -82,3 +83,13 @@ def test_default_answer_is_unchanged_without_uplift(frame: pd.DataFrame) -> None
 def test_unknown_ranking_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError, match="rank_by"):
         SelectRequest(rank_by="revenue")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_over_http_rank_by_is_passed_through_and_validated(served: Served) -> None:
+    """The demo release has no uplift column: asked for uplift, the service keeps propensity and says so."""
+    body = served.post("/select", {"rank_by": "uplift", "limit": 5}).json()
+    assert body["ranked_by"] == "propensity" and "no uplift predictions" in body["ranking_reason"]
+    assert body["members"] == served.post("/select", {"limit": 5}).json()["members"]
+    refused = served.post("/select", {"rank_by": "revenue"})
+    assert 400 <= refused.status_code < 500 and "rank_by" in refused.text
