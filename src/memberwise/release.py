@@ -5,6 +5,7 @@ Layout under `<home>/releases/`:
     <id>/manifest.json   model version of every model, as_of, threshold, feature spec, config, run, previous
     <id>/scores.parquet  the score snapshot (SCORE_COLUMNS, then member features)
     <id>/planning/       the planning inputs (weekly sales, KPI targets, budget cells, configs)
+    <id>/category_purchases.parquet  last paid order per member and category (audience rule `bought`)
     CURRENT              the id of the release being served (replaced with os.replace)
     SWITCH.json          present only while a switch is under way: {"to": id, "from": id or null}
 
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 RELEASES_DIR = "releases"
 CURRENT_FILE, SWITCH_FILE, MANIFEST_FILE = "CURRENT", "SWITCH.json", "manifest.json"
 SCORES_FILE = "scores.parquet"
+# Each member's last paid order per category at the release's cutoff (the audience rule `bought`).
+PURCHASES_FILE = "category_purchases.parquet"
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,12 @@ def build(
     manifest: Manifest,
     scores: pd.DataFrame,
     planning: PlanningInputs | None,
+    purchases: Path | None = None,
 ) -> Release:
-    """Write a complete release directory (staged, fsynced, then renamed into place); not yet current."""
+    """Write a complete release directory (staged, fsynced, then renamed into place); not yet current.
+
+    `purchases` is a Parquet file of `PURCHASES_FILE`'s rows, copied in when given.
+    """
     missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"release scores lack column(s): {', '.join(missing)}")
@@ -175,6 +182,8 @@ def build(
     scores.to_parquet(staging / SCORES_FILE, index=False)
     if planning is not None:
         write_planning(planning, staging / "planning")
+    if purchases is not None:
+        shutil.copyfile(purchases, staging / PURCHASES_FILE)
     (staging / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=1, default=str))
     for path in staging.rglob("*"):
         if path.is_file():
@@ -247,9 +256,10 @@ def publish(
     scores: pd.DataFrame,
     planning: PlanningInputs | None,
     crash_point: CrashPoint | None = None,
+    purchases: Path | None = None,
 ) -> Release:
     """Build a release and make it current with its champions; prune old releases."""
-    release = build(settings, manifest, scores, planning)
+    release = build(settings, manifest, scores, planning, purchases)
     (crash_point or (lambda _: None))("release built")
     switch(settings, release.id, crash_point)
     prune(settings)

@@ -28,6 +28,7 @@ from memberwise.pipelines.forecast import train_forecast
 from memberwise.pipelines.planning import plan
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.propensity import register
+from memberwise.pipelines.publish import category_purchases
 from memberwise.pipelines.score import score_members
 from memberwise.serving import launch
 from memberwise.settings import Settings
@@ -106,7 +107,8 @@ def _train_and_register(home: Path) -> tuple[PropensityModel, str, pd.DataFrame,
     manifest = release.Manifest(
         release.new_id(settings), "test", SCORE_AS_OF, models, THRESHOLD, len(snapshot), selected
     )
-    release.publish(settings, manifest, snapshot, planned.inputs)
+    with category_purchases(wh, date.fromisoformat(SCORE_AS_OF), settings) as purchases:
+        release.publish(settings, manifest, snapshot, planned.inputs, purchases=purchases)
     return model, version, snapshot, personas, personas_version
 
 

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from memberwise import release
 from memberwise.audience import AudienceSource, parse_rule, run
-from memberwise.audience.snapshot import PURCHASES_FILE
-from memberwise.audience.warehouse import purchases_sql, warehouse_source
+from memberwise.audience.warehouse import warehouse_source
 from memberwise.cli import app
 from memberwise.pipelines.prepare import prepare
+from memberwise.release import PURCHASES_FILE
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 from tests.serving.conftest import SCORE_AS_OF, Built, Served, assert_client_error
@@ -53,11 +53,11 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def batch(serving_home: Built) -> tuple[Warehouse, AudienceSource]:
-    """The brand's warehouse as a batch source; the release gets its purchases by category."""
+    """The brand's warehouse as a batch source."""
     home = serving_home[0]
     current = release.require_current(Settings(home=home))
     wh = prepare(home / "brand", Settings(home=home, snapshot_date="2026-11-15")).duckdb("test")
-    wh.write(purchases_sql(SCORE_AS_OF), current.path / PURCHASES_FILE)  # what publishing would ship
+    assert (current.path / PURCHASES_FILE).exists()  # publishing ships each member's purchases by category
     outputs = current.scores()[
         ["member_id", "score", "selected", "persona", "persona_id", "preferred_channel"]
     ]

@@ -16,9 +16,9 @@ import pandas as pd
 from memberwise.audience.compile import MEMBERS, PURCHASE_COLUMNS, purchases_table
 from memberwise.audience.query import AudienceSource
 from memberwise.audience.rules import TAGS
+from memberwise.release import PURCHASES_FILE
 from memberwise.warehouse import connect
 
-PURCHASES_FILE = "category_purchases.parquet"  # in a release directory, when the release ships it
 _NO_PURCHASES = pd.DataFrame(
     {
         "member_id": pd.Series(dtype="string"),

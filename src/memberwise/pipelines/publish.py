@@ -9,13 +9,18 @@ a champion that its snapshot was not made with.
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 from memberwise import release
+from memberwise.audience.warehouse import purchases_sql
 from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import SqlWarehouse, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -49,4 +54,24 @@ def publish_promotion(
     manifest, frame, planning = release.derive(
         settings, base, models, trigger, scores, str(cutoff) if cutoff else None, threshold
     )
-    return release.publish(settings, manifest, frame, planning)
+    if scores is not None:
+        assert wh is not None and cutoff is not None
+        with category_purchases(wh, cutoff, settings) as purchases:
+            return release.publish(settings, manifest, frame, planning, purchases=purchases)
+    kept = base.path / release.PURCHASES_FILE if base is not None else None
+    return release.publish(settings, manifest, frame, planning, purchases=_existing(kept))
+
+
+@contextmanager
+def category_purchases(wh: SqlWarehouse, as_of: date, settings: Settings) -> Iterator[Path]:
+    """The release's `PURCHASES_FILE` at the cutoff, written by the engine to a file removed afterwards."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.home, prefix=".purchases-") as folder:
+        path = Path(folder) / release.PURCHASES_FILE
+        wh.write(purchases_sql(as_of), path)
+        yield path
+
+
+def _existing(path: Path | None) -> Path | None:
+    """`path` when that file exists (a release published before audiences ships none)."""
+    return path if path is not None and path.exists() else None

@@ -34,6 +34,7 @@ from memberwise.pipelines.planning import PlanSummary, plan
 from memberwise.pipelines.prepare import Prepared, prepare, require_duckdb
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
+from memberwise.pipelines.publish import category_purchases
 from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
 from memberwise.snapshot import SnapshotMeta
@@ -182,13 +183,15 @@ def retrain(
                             trigger,
                         )
                     step = "publish release"
-                    published = release.publish(
-                        settings,
-                        _manifest(settings, cfg, cutoff, models, scores, parent.info.run_id, trigger),
-                        scores,
-                        planned.inputs,
-                        crash_point,
-                    )
+                    with category_purchases(wh, cutoff, settings) as purchases:
+                        published = release.publish(
+                            settings,
+                            _manifest(settings, cfg, cutoff, models, scores, parent.info.run_id, trigger),
+                            scores,
+                            planned.inputs,
+                            crash_point,
+                            purchases,
+                        )
                 except Exception:
                     mlflow.set_tags({"status": "failed", "failed_step": step})
                     mlflow.log_text(traceback.format_exc(), "error.txt")
