@@ -145,9 +145,12 @@ def make_touches(
     paid = orders[orders["status"] == "paid"]
     lost: list[np.ndarray] = []
     kept = paid[["_person", "ordered_at"]]  # paid organic orders no contact has cancelled yet
-    # What follows a conversion draws from its own stream, so who is touched, who is treated and every
-    # control outcome stay exactly what they were before uplift became heterogeneous.
-    side = rng.spawn(1)[0]
+    # The main stream makes exactly the draws of the cell-level generator (which had no member-level
+    # uplift), so existing brands keep their touches, groups and control outcomes; what member-level
+    # uplift adds (cancellations, conversions the cell-level draws lacked) draws from a stream of its own.
+    side = rng.spawn(2)[
+        1
+    ]  # any child stream is valid; why this one: docs/uplift.md, "The demo's planted truth"
     first_buy = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
     by_person = paid.groupby("_person")["ordered_at"].min()
     first_buy[by_person.index.to_numpy()] = by_person.to_numpy().astype("datetime64[s]")
@@ -190,34 +193,19 @@ def make_touches(
         kept = kept.drop(index=dropped)  # an order cancelled once cannot be cancelled again
         effect = np.zeros(len(rows))
         effect[treated] = p_convert
-        converts = rng.random(len(rows)) < effect
-        buy_at = at[converts] + side.integers(
-            3600, RESPONSE_WINDOW_DAYS * SECONDS_PER_DAY, converts.sum()
-        ).astype("timedelta64[s]")
-        inside = buy_at <= cfg.end_ts
-        conv_rows = rows[converts][inside]
-        k = len(conv_rows)
-        value = side.lognormal(np.log(EXTRA_ORDER_VALUE[c.promotion]) - 0.125, 0.5, k)
-        depth = {"none": 0.0, "small_coupon": 0.1, "deep_discount": 0.3}[c.promotion]
-        extras.append(
-            pd.DataFrame(
-                {
-                    "_person": conv_rows,
-                    "channel": np.array(CHANNELS)[channel[converts][inside]],
-                    "account_id": account_of[conv_rows, channel[converts][inside]],
-                    "ordered_at": buy_at[inside],
-                    "amount": np.round(value, 2),
-                    "discount": np.round(value * depth / (1 - depth), 2),
-                    "coupon_used": c.promotion != "none",
-                    "category": np.array(CATEGORIES)[
-                        weighted_choice(CATEGORY_WEIGHT[people.persona[conv_rows]], side)
-                    ],
-                    "store_id": None,
-                    "is_gift": False,
-                    "status": "paid",
-                }
-            )
+        u = rng.random(len(rows))
+        cell_level = treated & (u < c.uplift)  # who the cell-level generator converted, with its draws
+        converts = u < effect
+        extra = pd.concat(
+            [
+                _extra_orders(c, rows, at, np.flatnonzero(cell_level), people, account_of, cfg, rng),
+                _extra_orders(
+                    c, rows, at, np.flatnonzero(converts & ~cell_level), people, account_of, cfg, side
+                ),
+            ],
+            ignore_index=True,
         )
+        extras.append(extra[converts[extra["_at"].to_numpy()]].drop(columns="_at"))
     orders.loc[np.unique(np.concatenate(lost or [np.zeros(0, np.int64)])), "status"] = "refunded"
     touch_frame = (
         pd.concat(touches, ignore_index=True)
@@ -256,3 +244,40 @@ def treatment_effects(
     wanted = c.uplift * len(rows) + drop_p * len(candidates)
     scale = wanted / (c.uplift * weight.sum()) if weight.sum() > 0 else 1.0
     return np.clip(c.uplift * weight * scale, 0.0, 1.0), dropped
+
+
+def _extra_orders(
+    c: Campaign,
+    rows: np.ndarray,
+    at: np.ndarray,
+    picked: np.ndarray,
+    people: People,
+    account_of: np.ndarray,
+    cfg: DemoConfig,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The orders of the touches at positions `picked` who convert; `_at` is each order's touch position."""
+    buy_at = at[picked] + rng.integers(3600, RESPONSE_WINDOW_DAYS * SECONDS_PER_DAY, len(picked)).astype(
+        "timedelta64[s]"
+    )
+    inside = buy_at <= cfg.end_ts
+    position = picked[inside]
+    person, channel = rows[position], people.primary[rows[position]]
+    value = rng.lognormal(np.log(EXTRA_ORDER_VALUE[c.promotion]) - 0.125, 0.5, len(position))
+    depth = {"none": 0.0, "small_coupon": 0.1, "deep_discount": 0.3}[c.promotion]
+    return pd.DataFrame(
+        {
+            "_person": person,
+            "channel": np.array(CHANNELS)[channel],
+            "account_id": account_of[person, channel],
+            "ordered_at": buy_at[inside],
+            "amount": np.round(value, 2),
+            "discount": np.round(value * depth / (1 - depth), 2),
+            "coupon_used": c.promotion != "none",
+            "category": np.array(CATEGORIES)[weighted_choice(CATEGORY_WEIGHT[people.persona[person]], rng)],
+            "store_id": None,
+            "is_gift": False,
+            "status": "paid",
+            "_at": position,
+        }
+    )
