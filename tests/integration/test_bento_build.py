@@ -30,7 +30,8 @@ def test_bentoml_build_works_offline(tmp_path: Path) -> None:
     shipped = {p.relative_to(b).as_posix() for b in bentos for p in b.rglob("*.py")}
     assert any(p.endswith("memberwise/serving/service.py") for p in shipped)
     assert any(p.endswith("memberwise/release.py") for p in shipped)
-    assert not any("/pipelines/" in p or p.endswith("/features.py") for p in shipped), sorted(shipped)
+    assert any(p.endswith("memberwise/audience/served.py") for p in shipped)
+    assert not any("/pipelines/" in p or "/features/" in p for p in shipped), sorted(shipped)
 
 
 def test_importing_the_service_loads_no_pipeline() -> None:

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from memberwise import release
-from memberwise.audience import served as audience_served
 from memberwise.errors import MemberwiseError
 from memberwise.serving import drain, metrics, request_log
 from memberwise.serving.audience_schemas import AudienceRequest, AudienceResponse
@@ -240,6 +239,8 @@ class Memberwise:
         limit` sorted by member_id. An unknown tag, a value of the wrong type or a malformed rule answers
         422 naming its path (e.g. `rule.all[1].gte`). Requires `Authorization: Bearer <key>`.
         """
+        from memberwise.audience import served as audience_served  # DuckDB loads on the first rule
+
         settings = self.settings
         return await self._answer(
             BULK, lambda state: audience_served.answer(state, settings, rule, offset, limit)
