@@ -63,6 +63,7 @@ class Manifest:
     trigger: str = "scheduled"
     feature_spec: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    uplift: dict[str, Any] | None = None  # the held-out uplift verdict behind the snapshot's `uplift`
 
     @property
     def snapshot_meta(self) -> SnapshotMeta:
@@ -323,6 +324,7 @@ def derive(
         trigger=trigger,
         feature_spec=prior.feature_spec if prior else {},
         config=prior.config if prior else {},
+        uplift=prior.uplift if prior is not None and scores is None else None,  # with its snapshot
         **changes,
     )
     return manifest, frame, base.planning() if base is not None else None

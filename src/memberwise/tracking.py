@@ -39,6 +39,7 @@ EXPERIMENTS = {
     "gap": "memberwise-gap",
     "budget": "memberwise-budget",
     "campaigns": "memberwise-campaigns",
+    "uplift": "memberwise-uplift",
     "retrain": "memberwise-retrain",
 }
 

@@ -186,6 +186,11 @@ def test_a_retrain_killed_at_any_step_leaves_the_service_on_the_registrys_champi
     first = _retrain(demo_brand, home, "never")
     assert first.returncode == 0, first.stderr[-2000:]
     settings = Settings(home=home, snapshot_date=DEMO_SNAPSHOT_DAY)
+    published = release.require_current(settings)
+    assert published.manifest.uplift is not None  # the demo's campaigns teach uplift: the verdict ships
+    assert published.scores()["uplift"].notna().any()
+    assert (published.path / release.PURCHASES_FILE).exists()
+    assert load_state(settings)[1].uplift_verdict == published.manifest.uplift
     for step in KILL_STEPS:
         before = release.require_current(settings).id
         killed = _retrain(demo_brand, home, step)

@@ -92,8 +92,10 @@ def build_cells(responses: pd.DataFrame, grid: pd.DataFrame, sizes: pd.DataFrame
     )
 
 
-def pick_members(plan: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    """Members per planned cell: the group's top-scored first, filling cells cyclically down the ranking.
+def pick_members(plan: pd.DataFrame, members: pd.DataFrame, rank: str = "score") -> pd.DataFrame:
+    """Members per planned cell: the group's top-ranked first, filling cells cyclically down the ranking.
+
+    `rank` is the members' column to rank by: the propensity `score`, or a predicted `uplift`.
 
     Cells of a group are served best revenue per contact first; cell j takes the next floor(contacts)
     members after cell j-1's, wrapping round. As each cell has at most the group's size and the group at
@@ -102,7 +104,7 @@ def pick_members(plan: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (audience, tier), cells in plan.groupby(["audience", "tier"], sort=False):
         pool = members[(members["audience"] == audience) & (members["tier"] == tier)]
-        pool = pool.sort_values(["score", "member_id"], ascending=[False, True], ignore_index=True)
+        pool = pool.sort_values([rank, "member_id"], ascending=[False, True], ignore_index=True)
         offset = 0
         for cell in cells.sort_values("revenue_per_contact", ascending=False).itertuples(index=False):
             count = min(int(np.floor(cell.contacts + 1e-6)), len(pool))
@@ -135,7 +137,7 @@ def budget_curve(
     return pd.DataFrame(rows)
 
 
-def _member_table(
+def member_table(
     wh: Warehouse, settings: Settings, as_of: date, bands: int, scores: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, int]:
     """Current members with audience, score and tier; scores given, else the current release's if any."""
@@ -192,7 +194,7 @@ def allocate(
     frame = response_frame(wh, cfg.response_window_days, as_of)
     if frame.empty or not (frame["group"] == "control").any():
         raise MemberwiseError("no campaign touches with a control group and a complete response window")
-    members, bands = _member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
+    members, bands = member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
     frame["tier"] = (
         frame["member_id"].map(members.set_index("member_id")["tier"]) if bands > 1 else SINGLE_TIER
     )

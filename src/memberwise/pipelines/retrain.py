@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
 from memberwise.pipelines.publish import category_purchases
 from memberwise.pipelines.score import release_scores
+from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.snapshot import SnapshotMeta
 from memberwise.tracking import (
@@ -182,11 +183,15 @@ def retrain(
                             scores,
                             trigger,
                         )
+                    step = "uplift"
+                    uplifted = release_uplift(wh, cutoff, settings, trigger, features, scores, planned)
+                    scores, planned = uplifted.scores, uplifted.planned
+                    manifest = _manifest(settings, cfg, cutoff, models, scores, parent.info.run_id, trigger)
                     step = "publish release"
                     with category_purchases(wh, cutoff, settings) as purchases:
                         published = release.publish(
                             settings,
-                            _manifest(settings, cfg, cutoff, models, scores, parent.info.run_id, trigger),
+                            replace(manifest, uplift=uplifted.verdict),
                             scores,
                             planned.inputs,
                             crash_point,

@@ -32,6 +32,7 @@ from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 TOP_SHARE = 0.2
+MAX_MONTHS = 12  # months of campaign history learnt from (each needs the features as of its start)
 RANKINGS = ("uplift", "propensity", "random")
 
 
@@ -73,7 +74,7 @@ def model_frame(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, seed: int) -> pd.DataFrame:
-    """Closed-window touches (at most max_rows, a seeded sample) with the features as of their month."""
+    """Closed-window touches of the last MAX_MONTHS months (at most max_rows) with their month's features."""
     if "campaign_touches" not in wh.present:
         raise MemberwiseError("uplift needs campaign_touches (campaigns with treatment and control groups)")
     touches = response_frame(wh, window_days, as_of)
@@ -82,6 +83,8 @@ def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, s
     if len(touches) > max_rows:
         touches = touches.sample(max_rows, random_state=seed).reset_index(drop=True)
     touches["cutoff"] = touches["touched_at"].dt.to_period("M").dt.start_time.dt.date
+    latest = sorted(touches["cutoff"].unique())[-MAX_MONTHS:]  # one feature build per month: bounded
+    touches = touches[touches["cutoff"].isin(latest)]
     parts = []
     for cutoff, group in touches.groupby("cutoff", sort=True):
         features = build_features(wh, cutoff).drop(columns=["as_of"])
@@ -204,7 +207,7 @@ def train_uplift(
         _learner_input(history), (history["group"] == "treatment").to_numpy(), history["converted"].to_numpy()
     )
     with mlflow.start_run(
-        experiment_id=experiment_id(settings, "budget"),
+        experiment_id=experiment_id(settings, "uplift"),
         run_name="uplift",
         tags=run_tags(trigger, data_fingerprint(wh), as_of.isoformat(), kind="uplift"),
     ) as run:

@@ -72,7 +72,12 @@ def state_of(current: release.Release) -> ServingState:
     except Exception as exc:
         raise RuntimeError(f"cannot load the models of release {current.id} ({models}): {exc}") from exc
     return ServingState(
-        champion, current.scores(), current.manifest.snapshot_meta, personas, _planning(current)
+        champion,
+        current.scores(),
+        current.manifest.snapshot_meta,
+        personas,
+        _planning(current),
+        uplift_verdict=current.manifest.uplift,
     )
 
 

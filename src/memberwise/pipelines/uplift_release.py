@@ -1,0 +1,68 @@
+"""Uplift in a release: each member's predicted uplift of the planned strategy, and whether to rank by it.
+
+After the plan, the retrain learns uplift from the campaign history (`pipelines.uplift`) and judges it on
+the latest campaigns. The snapshot gains an `uplift` column (each member's audience's leading planned
+strategy) and the manifest the verdict, so /select can rank by uplift when it won. When it won, the
+allocator's member lists are re-picked by uplift ("contact those who respond, not those who would buy
+anyway"); otherwise they keep the propensity ranking and the verdict says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from memberwise.errors import MemberwiseError
+from memberwise.pipelines.budget import member_table, pick_members
+from memberwise.pipelines.planning import PlanSummary
+from memberwise.pipelines.uplift import plan_uplift, train_uplift
+from memberwise.settings import Settings
+from memberwise.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReleaseUplift:
+    """The snapshot (with `uplift` when learnt), the planning (contacts re-picked when uplift won)."""
+
+    scores: pd.DataFrame
+    planned: PlanSummary
+    verdict: dict[str, Any] | None  # the manifest's `uplift`: asdict(UpliftVerdict), or None
+
+
+def release_uplift(
+    wh: Warehouse,
+    as_of: date,
+    settings: Settings,
+    trigger: str,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    planned: PlanSummary,
+) -> ReleaseUplift:
+    """Learn and judge uplift; without a plan or a usable campaign history, everything stays as it was."""
+    budget = planned.budget
+    if budget is None or budget.allocation.plan.empty:
+        log.info("no uplift ranking: the release has no budget plan to rank members for")
+        return ReleaseUplift(scores, planned, None)
+    try:
+        run = train_uplift(wh, settings, as_of, trigger=trigger)
+    except MemberwiseError as exc:
+        log.info("no uplift ranking: %s", exc)
+        return ReleaseUplift(scores, planned, None)
+    plan = budget.allocation.plan
+    members, _ = member_table(wh, settings, as_of, budget.tiers, scores)
+    uplift = plan_uplift(run.model, features, members, plan)
+    by_member = uplift.groupby(level=0).first()
+    scored = scores.assign(uplift=scores["member_id"].map(by_member).astype(float))
+    log.info("uplift verdict: %s", run.verdict.reason)
+    if not run.verdict.uplift_wins:
+        return ReleaseUplift(scored, planned, asdict(run.verdict))
+    ranked = members.assign(uplift=members["member_id"].map(by_member).fillna(float("-inf")))
+    contacts = pick_members(plan, ranked, rank="uplift")
+    inputs = replace(planned.inputs, contacts=contacts)
+    return ReleaseUplift(scored, replace(planned, inputs=inputs), asdict(run.verdict))
