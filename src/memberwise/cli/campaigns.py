@@ -1,4 +1,4 @@
-"""Campaign commands: measure what past campaigns did against their control groups."""
+"""Campaign commands: measure what past campaigns did against their control groups; learn uplift."""
 
 from __future__ import annotations
 
@@ -53,3 +53,35 @@ def campaign_report(
     }
     console.print("; ".join(f"{name}: {count:,}" for name, count in flagged.items()))
     console.print(f"{report.path} written (MLflow run {report.run_id})")
+
+
+@app.command("uplift")
+def uplift(
+    data: DataOption,
+    window_days: Annotated[
+        int, typer.Option(min=1, max=365, help="Response window after each touch, in days")
+    ] = 14,
+    as_of: OptionalAsOf = None,
+    snapshot_date: SnapshotOption = None,
+) -> None:
+    """Learn who responds to a contact from past campaigns, and judge it on the latest ones.
+
+    An X-learner over LightGBM learns each member's uplift (treated minus control conversion) from the
+    campaign history; the latest quarter of campaigns is held out. Prints the Qini coefficient and the
+    incremental conversions in the top 20% for uplift, propensity and random targeting, and the verdict:
+    whether /select and the allocator's member lists should rank by uplift (a retrain applies it).
+    MLflow experiment memberwise-uplift. docs/uplift.md.
+    """
+    import pandas as pd
+
+    from memberwise.pipelines.uplift import train_uplift
+
+    settings, prepared, cutoff = prepare_at(data, as_of, snapshot_date)
+    run = train_uplift(prepared.duckdb("uplift"), settings, cutoff, window_days)
+    verdict = run.verdict
+    top = "incremental conversions, top 20%"
+    figures = pd.DataFrame({"qini": verdict.qini, top: verdict.incremental_top})
+    title = f"{verdict.holdout_touches:,} held-out touches (propensity: {verdict.propensity_source})"
+    show(figures.rename_axis("ranking").reset_index().round(4), title)
+    console.print(("uplift wins: " if verdict.uplift_wins else "propensity kept: ") + verdict.reason)
+    console.print(f"MLflow run {run.run_id}")

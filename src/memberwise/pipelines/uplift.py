@@ -208,7 +208,8 @@ def train_uplift(
     )
     with mlflow.start_run(
         experiment_id=experiment_id(settings, "uplift"),
-        run_name="uplift",
+        run_name=f"uplift as of {as_of}",
+        nested=mlflow.active_run() is not None,
         tags=run_tags(trigger, data_fingerprint(wh), as_of.isoformat(), kind="uplift"),
     ) as run:
         mlflow.log_params(
