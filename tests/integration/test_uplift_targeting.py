@@ -32,6 +32,7 @@ from memberwise.pipelines.uplift import (
     split_in_time,
     train_uplift,
     verdict_of,
+    win_confidence,
 )
 from memberwise.warehouse import Warehouse
 from tests.conftest import fresh_settings
@@ -205,3 +206,19 @@ def test_the_uplift_command_prints_the_figures_and_the_verdict(brand, tmp_path: 
     assert "held-out touches" in out.stdout
     assert all(name in out.stdout for name in ("uplift", "propensity", "random"))
     assert "uplift wins: uplift ranking beats propensity and random" in out.stdout
+
+
+def test_a_lead_won_by_noise_does_not_switch_the_ranking() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    treated = rng.random(n) < 0.5
+    moved = rng.random(n) < 0.5  # half the members respond to a contact (+20 points), half do not
+    converted = (rng.random(n) < 0.1 + 0.2 * (treated & moved)).astype(float)
+    frame = pd.DataFrame({"converted": converted, "group": np.where(treated, "treatment", "control")})
+    informed = frame.assign(uplift=moved + rng.random(n) * 0.1, propensity=rng.random(n))
+    assert win_confidence(informed) >= 0.99  # a real lead wins in (nearly) every resample
+    blind = frame.assign(uplift=rng.random(n), propensity=rng.random(n))
+    assert 0.05 < win_confidence(blind) < 0.95  # two random rankings: a coin toss, never a sure win
+    top = {"uplift": 10.0, "propensity": 5.0, "random": 5.0}
+    lucky = verdict_of({"uplift": 0.002, "propensity": 0.001, "random": 0.0}, top, "proxy", n, 0.6)
+    assert not lucky.uplift_wins and "ahead in 60% of bootstrap resamples" in lucky.reason

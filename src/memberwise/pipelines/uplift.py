@@ -32,7 +32,16 @@ from memberwise.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 TOP_SHARE = 0.2
-MAX_MONTHS = 12  # months of campaign history learnt from (each needs the features as of its start)
+# Uplift wins only when it beats propensity and random in this share of bootstrap resamples of the
+# held-out touches: a small brand's noisy Qini never switches /select to uplift by chance.
+WIN_CONFIDENCE = 0.9
+BOOTSTRAP_ROUNDS = 200
+# Each month of campaign history learnt from needs one feature build as of its start, which costs in
+# proportion to the brand's members: the months are capped so members x months stays within this budget
+# (a 20k-member brand learns from all its history, a 1M-member brand from its last 12 months), never
+# fewer than MIN_MONTHS.
+MEMBER_MONTHS = 12_000_000
+MIN_MONTHS = 3
 RANKINGS = ("uplift", "propensity", "random")
 
 
@@ -46,6 +55,7 @@ class UpliftVerdict:
     incremental_top: dict[str, float]  # incremental conversions in the top TOP_SHARE per ranking
     propensity_source: str  # "champion v<n>" or "proxy"
     holdout_touches: int
+    confidence: float = 1.0  # share of bootstrap resamples in which uplift beats both (see WIN_CONFIDENCE)
 
 
 @dataclass
@@ -74,7 +84,7 @@ def model_frame(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, seed: int) -> pd.DataFrame:
-    """Closed-window touches of the last MAX_MONTHS months (at most max_rows) with their month's features."""
+    """Closed-window touches of the last `history_months` months (at most max_rows) with their features."""
     if "campaign_touches" not in wh.present:
         raise MemberwiseError("uplift needs campaign_touches (campaigns with treatment and control groups)")
     touches = response_frame(wh, window_days, as_of)
@@ -83,13 +93,19 @@ def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, s
     if len(touches) > max_rows:
         touches = touches.sample(max_rows, random_state=seed).reset_index(drop=True)
     touches["cutoff"] = touches["touched_at"].dt.to_period("M").dt.start_time.dt.date
-    latest = sorted(touches["cutoff"].unique())[-MAX_MONTHS:]  # one feature build per month: bounded
+    latest = sorted(touches["cutoff"].unique())[-history_months(wh) :]
     touches = touches[touches["cutoff"].isin(latest)]
     parts = []
     for cutoff, group in touches.groupby("cutoff", sort=True):
         features = build_features(wh, cutoff).drop(columns=["as_of"])
         parts.append(group.merge(features, on="member_id", how="inner"))
     return pd.concat(parts, ignore_index=True)
+
+
+def history_months(wh: Warehouse) -> int:
+    """How many months of campaign history to learn from: MEMBER_MONTHS over the brand's members."""
+    members = int(str(wh.scalar("SELECT count(*) FROM members") or 0))
+    return max(MIN_MONTHS, MEMBER_MONTHS // max(members, 1))
 
 
 def split_in_time(history: pd.DataFrame, holdout_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -150,19 +166,36 @@ def judge(holdout: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], dict[s
     return pd.concat(curves, ignore_index=True), qini, top
 
 
-def verdict_of(qini: dict[str, float], top: dict[str, float], source: str, n: int) -> UpliftVerdict:
-    """Uplift wins when its held-out Qini beats both propensity and random targeting."""
-    wins = qini["uplift"] > max(qini["propensity"], qini["random"])
+def win_confidence(holdout: pd.DataFrame, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> float:
+    """Share of bootstrap resamples of the held-out touches in which uplift's Qini beats both others."""
+    rng = np.random.default_rng(seed)
+    y, treated = holdout["converted"].to_numpy(), (holdout["group"] == "treatment").to_numpy()
+    scores = {name: holdout[name].to_numpy() for name in ("uplift", "propensity")}
+    wins = 0
+    for _ in range(rounds):
+        rows = rng.integers(0, len(holdout), len(holdout))
+        qini = {n: qini_coefficient(qini_curve(y[rows], treated[rows], s[rows])) for n, s in scores.items()}
+        wins += qini["uplift"] > max(qini["propensity"], 0.0)
+    return wins / rounds
+
+
+def verdict_of(
+    qini: dict[str, float], top: dict[str, float], source: str, n: int, confidence: float = 1.0
+) -> UpliftVerdict:
+    """Uplift wins when its held-out Qini beats propensity and random, in WIN_CONFIDENCE of resamples."""
+    ahead = qini["uplift"] > max(qini["propensity"], qini["random"])
+    wins = ahead and confidence >= WIN_CONFIDENCE
     beaten = (
         "propensity and random"
-        if wins
+        if ahead
         else ("propensity" if qini["propensity"] >= qini["uplift"] else "random")
     )
     reason = (
-        f"uplift ranking {'beats' if wins else 'does not beat'} {beaten} on the held-out Qini "
-        f"({qini['uplift']:.4f} vs propensity {qini['propensity']:.4f}, random 0)"
+        f"uplift ranking {'beats' if ahead else 'does not beat'} {beaten} on the held-out Qini "
+        f"({qini['uplift']:.4f} vs propensity {qini['propensity']:.4f}, random 0"
+        f"; ahead in {confidence:.0%} of bootstrap resamples, {WIN_CONFIDENCE:.0%} needed)"
     )
-    return UpliftVerdict(wins, reason, qini, top, source, n)
+    return UpliftVerdict(wins, reason, qini, top, source, n, confidence)
 
 
 def qini_figure(curves: pd.DataFrame) -> Figure:
@@ -202,7 +235,7 @@ def train_uplift(
         uplift=judged.predict(_learner_input(holdout)), propensity=propensity
     )
     curves, qini, top = judge(scored)
-    verdict = verdict_of(qini, top, source, len(scored))
+    verdict = verdict_of(qini, top, source, len(scored), win_confidence(scored, seed=seed))
     model = XLearner(seed=seed).fit(
         _learner_input(history), (history["group"] == "treatment").to_numpy(), history["converted"].to_numpy()
     )
