@@ -48,6 +48,7 @@ class BudgetRun:
     curve: pd.DataFrame  # expected revenue and the budget's shadow price at several budgets
     run_id: str
     tiers: int
+    members: pd.DataFrame  # member_id, audience, score, tier: the table the member lists were picked from
 
 
 def tier_count(frame: pd.DataFrame, cfg: BudgetConfig) -> int:
@@ -137,7 +138,7 @@ def budget_curve(
     return pd.DataFrame(rows)
 
 
-def member_table(
+def _member_table(
     wh: Warehouse, settings: Settings, as_of: date, bands: int, scores: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, int]:
     """Current members with audience, score and tier; scores given, else the current release's if any."""
@@ -194,7 +195,7 @@ def allocate(
     frame = response_frame(wh, cfg.response_window_days, as_of)
     if frame.empty or not (frame["group"] == "control").any():
         raise MemberwiseError("no campaign touches with a control group and a complete response window")
-    members, bands = member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
+    members, bands = _member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
     frame["tier"] = (
         frame["member_id"].map(members.set_index("member_id")["tier"]) if bands > 1 else SINGLE_TIER
     )
@@ -215,7 +216,7 @@ def allocate(
     )  # fmt: skip
     for message in result.messages:
         log.warning("budget: %s", message)
-    return BudgetRun(result, responses, cells, contacts, curve, run_id, bands)
+    return BudgetRun(result, responses, cells, contacts, curve, run_id, bands, members)
 
 
 def _no_curve() -> pd.DataFrame:

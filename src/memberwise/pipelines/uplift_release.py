@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from memberwise.errors import MemberwiseError
-from memberwise.pipelines.budget import member_table, pick_members
+from memberwise.pipelines.budget import pick_members
 from memberwise.pipelines.planning import PlanSummary
 from memberwise.pipelines.uplift import plan_uplift, train_uplift
 from memberwise.settings import Settings
@@ -55,7 +55,7 @@ def release_uplift(
         log.info("no uplift ranking: %s", exc)
         return ReleaseUplift(scores, planned, None)
     plan = budget.allocation.plan
-    members, _ = member_table(wh, settings, as_of, budget.tiers, scores)
+    members = budget.members
     uplift = plan_uplift(run.model, features, members, plan)
     by_member = uplift.groupby(level=0).first()
     scored = scores.assign(uplift=scores["member_id"].map(by_member).astype(float))
