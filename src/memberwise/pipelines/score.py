@@ -98,9 +98,14 @@ def release_scores(
 
 
 def serving_models(settings: Settings) -> dict[str, str]:
-    """The versions being served: the current release's, or the registry's champions before any release."""
+    """The versions being served: the current release's, or the registry's champions before any release.
+
+    Points MLflow at the project's registry either way: `registry.load` reads the process-wide registry
+    URI, which is otherwise MLflow's default store in the working directory.
+    """
+    client = registry.configure(settings)
     current = release.current(settings)
-    models = current.manifest.models if current else registry.aliases(registry.configure(settings))
+    models = current.manifest.models if current else registry.aliases(client)
     if "propensity" not in models:
         raise MemberwiseError("no champion propensity model yet: run `memberwise retrain` first")
     return models
