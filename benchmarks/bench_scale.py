@@ -59,6 +59,7 @@ RETRAIN_STEPS = [
     ("score snapshot", "memberwise.pipelines.retrain", "release_scores"),
     ("  reasons for the top selected", "memberwise.modeling.propensity", "PropensityModel.reasons"),
     ("plan", "memberwise.pipelines.retrain", "plan"),
+    ("uplift", "memberwise.pipelines.retrain", "release_uplift"),
     ("publish release", "memberwise.release", "publish"),
 ]
 
@@ -69,12 +70,13 @@ from memberwise.logsetup import configure_logging
 configure_logging()
 def timed(label, fn):
     def wrapper(*args, **kwargs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
         finally:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-            line = {"step": label, "seconds": time.perf_counter() - started, "peak_rss": peak}
+            line = {"step": label, "seconds": time.perf_counter() - started, "peak_rss": peak,
+                    "cpu": time.process_time() - cpu}
             print("BENCH " + json.dumps(line), file=sys.stderr, flush=True)
     return wrapper
 for label, module, attribute in json.loads(sys.argv[1]):
@@ -94,11 +96,16 @@ main()
 
 @dataclass
 class Run:
-    """One child process: wall time, peak RSS and the timed steps (label -> total seconds, peak RSS)."""
+    """One child process: wall and CPU time, peak RSS, the timed steps (label -> seconds, CPU seconds, RSS).
+
+    CPU seconds (every thread of the child) stay comparable when other jobs share the machine; wall
+    seconds do not.
+    """
 
     wall: float
+    cpu: float
     peak_rss: float
-    steps: dict[str, tuple[float, float]] = field(default_factory=dict)
+    steps: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def run_child(args: list[str], steps: list[tuple[str, str, str]], env: dict[str, str], log: Path) -> Run:
@@ -112,13 +119,13 @@ def run_child(args: list[str], steps: list[tuple[str, str, str]], env: dict[str,
     lines = log.read_text().splitlines()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"memberwise {' '.join(args)} failed; its stderr is in {log}:\n" + "\n".join(lines[-15:]))
-    run = Run(wall, usage.ru_maxrss * 1024)
+    run = Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
     for line in lines:
         if line.startswith("BENCH "):
             step = json.loads(line.removeprefix("BENCH "))
             if not step.get("missing"):
-                seconds = run.steps.get(step["step"], (0.0, 0.0))[0] + step["seconds"]
-                run.steps[step["step"]] = (seconds, step["peak_rss"])
+                seconds, cpu, _ = run.steps.get(step["step"], (0.0, 0.0, 0.0))
+                run.steps[step["step"]] = (seconds + step["seconds"], cpu + step["cpu"], step["peak_rss"])
     return run
 
 
@@ -135,6 +142,11 @@ def brand(members: int, seed: int) -> Path:
         took, rss = time.perf_counter() - started, usage.ru_maxrss * 1024 / GIB
         print(f"generated {path}: {took:.0f} s, peak RSS {rss:.2f} GiB")
     return path
+
+
+def load_note() -> str:
+    """The machine's load average over the last 15 minutes against its cores: how crowded a run was."""
+    return f"(load average {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores)"
 
 
 def floor_seconds(orders: Path) -> float:
@@ -172,8 +184,9 @@ def bench_features(members: int, seed: int, warehouse: str | None) -> tuple[floa
     target = RSS_TARGET_GIB.get(members)
     ratio = run.wall / floor
     print(f"{'memberwise features (wall)':<34} {run.wall:9.2f} s  = {ratio:6.1f}x floor (target <= 10x)")
-    for label, (seconds, _) in run.steps.items():
-        print(f"{'  ' + label:<34} {seconds:9.2f} s  = {seconds / floor:6.1f}x floor")
+    for label, (seconds, cpu, _) in run.steps.items():
+        print(f"{'  ' + label:<34} {seconds:9.2f} s  = {seconds / floor:6.1f}x floor   CPU {cpu:7.1f} s")
+    print(f"{'CPU, all threads (child)':<34} {run.cpu:9.2f} s   {load_note()}")
     print(
         f"{'peak RSS (child)':<34} {run.peak_rss / GIB:9.2f} GiB"
         + (f" (target <= {target:g} GiB)" if target else "")
@@ -186,10 +199,14 @@ def growth(sizes: list[int], results: dict[int, tuple[float, Run]]) -> None:
     small, large = min(sizes), max(sizes)
     (floor_s, run_s), (floor_l, run_l) = results[small], results[large]
     print(f"\n== growth {small:,} -> {large:,} members (member ratio {large / small:g}x)")
-    rows = {"floor": (floor_s, floor_l), "features command (wall)": (run_s.wall, run_l.wall)}
-    rows |= {
-        label: (run_s.steps[label][0], run_l.steps[label][0]) for label in run_s.steps if label in run_l.steps
+    rows = {
+        "floor": (floor_s, floor_l),
+        "features command (wall)": (run_s.wall, run_l.wall),
+        "features command (CPU)": (run_s.cpu, run_l.cpu),
     }
+    for label in [step for step in run_s.steps if step in run_l.steps]:
+        rows[label] = (run_s.steps[label][0], run_l.steps[label][0])
+        rows[f"{label} (CPU)"] = (run_s.steps[label][1], run_l.steps[label][1])
     for label, (a, b) in rows.items():
         print(f"{label:<34} {a:9.2f} s -> {b:9.2f} s  = {b / a:6.1f}x")
     print(f"{'peak RSS':<34} {run_s.peak_rss / GIB:9.2f} GiB -> {run_l.peak_rss / GIB:6.2f} GiB")
@@ -204,11 +221,11 @@ def bench_retrain(members: int, seed: int, warehouse: str | None) -> None:
     args = ["retrain", "--data", str(data), "--snapshot-date", SNAPSHOT, "--trigger", "manual", "--force"]
     run = run_child(args, RETRAIN_STEPS, child_env(home, warehouse), home / "retrain.log")
     print(f"\n== memberwise retrain, {members:,} members (target <= 30 min on 2 cores)")
-    print(f"{'wall':<42} {run.wall / 60:8.1f} min")
+    print(f"{'wall':<42} {run.wall / 60:8.1f} min   CPU {run.cpu / 60:6.1f} min   {load_note()}")
     for label, _, _ in RETRAIN_STEPS:
         if label in run.steps:
-            seconds, peak = run.steps[label]
-            print(f"{label:<42} {seconds:8.1f} s   peak RSS so far {peak / GIB:6.2f} GiB")
+            seconds, cpu, peak = run.steps[label]
+            print(f"{label:<42} {seconds:8.1f} s   CPU {cpu:7.1f} s   peak RSS so far {peak / GIB:6.2f} GiB")
     print(f"{'peak RSS (child)':<42} {run.peak_rss / GIB:8.2f} GiB")
 
 
