@@ -6,15 +6,27 @@ in one honest line or an honest empty result, never a traceback.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
+import pandas as pd
+import pytest
 
 from memberwise import registry
+from memberwise.data.demo import DemoConfig, generate
+from memberwise.pipelines import uplift_release
+from memberwise.pipelines.planning import PlanSummary
+from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.score import serving_models
+from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
-from tests.conftest import DEMO_SNAPSHOT_DAY
+from memberwise.warehouse import Warehouse
+from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
 from tests.integration.test_release import _publish
+
+AS_OF = date(2026, 11, 16)
 
 
 def test_score_loads_the_served_models_from_the_projects_registry(tmp_path: Path) -> None:
@@ -27,3 +39,49 @@ def test_score_loads_the_served_models_from_the_projects_registry(tmp_path: Path
     models = serving_models(settings)
     assert models == published.models
     assert registry.load("personas", models["personas"]) == "served"
+
+
+# ---- uplift in a release: a brand that cannot learn it still publishes, and the verdict says why ---------
+
+
+@pytest.fixture(scope="module")
+def one_campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Settings]:
+    """A 1,000-person brand whose history holds a single campaign (nothing to hold out in time)."""
+    out = tmp_path_factory.mktemp("one-campaign")
+    generate(DemoConfig(members=1_000, seed=11, campaigns=1), out)
+    settings = fresh_settings(tmp_path_factory, "one-campaign-home")
+    return prepare(out, settings).duckdb("uplift"), settings
+
+
+def _planned(plan: pd.DataFrame | None, problems: list[str]) -> PlanSummary:
+    """A planning step's summary with only what release_uplift reads (a budget run's plan, the problems)."""
+    budget = None if plan is None else SimpleNamespace(allocation=SimpleNamespace(plan=plan), members=None)
+    return PlanSummary(inputs=None, budget=budget, problems=problems)  # type: ignore[arg-type]
+
+
+SCORES = pd.DataFrame({"member_id": ["m1", "m2"], "score": [80.0, 20.0]})
+A_PLAN = pd.DataFrame({"audience": ["returning_member"], "revenue_per_contact": [3.0]})
+
+
+def test_a_release_without_a_budget_plan_says_why_propensity_ranks() -> None:
+    problem = "budget plan: no campaign touches with a control group and a complete response window"
+    kept = release_uplift(None, AS_OF, None, "manual", None, SCORES, _planned(None, [problem]))  # type: ignore[arg-type]
+    assert kept.scores is SCORES and "uplift" not in kept.scores.columns
+    assert kept.verdict["uplift_wins"] is False
+    assert problem in kept.verdict["reason"] and kept.verdict["reason"].endswith("ranked by propensity")
+
+
+def test_one_campaign_cannot_be_judged_in_time_and_the_verdict_says_so(one_campaign) -> None:  # noqa: ANN001
+    wh, settings = one_campaign
+    kept = release_uplift(wh, AS_OF, settings, "manual", None, SCORES, _planned(A_PLAN, []))  # type: ignore[arg-type]
+    assert kept.verdict["uplift_wins"] is False and kept.verdict["holdout_touches"] == 0
+    assert "at least two campaigns" in kept.verdict["reason"]
+
+
+def test_an_uplift_failure_never_costs_the_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("Input contains NaN")
+
+    monkeypatch.setattr(uplift_release, "train_uplift", broken)
+    kept = release_uplift(None, AS_OF, None, "manual", None, SCORES, _planned(A_PLAN, []))  # type: ignore[arg-type]
+    assert kept.scores is SCORES and "ValueError: Input contains NaN" in kept.verdict["reason"]

@@ -58,6 +58,12 @@ class UpliftVerdict:
     confidence: float = 1.0  # share of bootstrap resamples in which uplift beats both (see WIN_CONFIDENCE)
 
 
+def unlearnt(why: str) -> UpliftVerdict:
+    """The verdict of a release that could not learn uplift (no campaigns, one campaign, no plan): why."""
+    reason = f"no uplift model: {why}; ranked by propensity"
+    return UpliftVerdict(False, reason, {}, {}, "none", 0, 0.0)
+
+
 @dataclass
 class UpliftRun:
     """What `train_uplift` returns: the learner fitted on all history, the verdict and its evidence."""

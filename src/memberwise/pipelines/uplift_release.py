@@ -19,7 +19,7 @@ import pandas as pd
 from memberwise.errors import MemberwiseError
 from memberwise.pipelines.budget import pick_members
 from memberwise.pipelines.planning import PlanSummary
-from memberwise.pipelines.uplift import plan_uplift, train_uplift
+from memberwise.pipelines.uplift import plan_uplift, train_uplift, unlearnt
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
@@ -32,7 +32,7 @@ class ReleaseUplift:
 
     scores: pd.DataFrame
     planned: PlanSummary
-    verdict: dict[str, Any] | None  # the manifest's `uplift`: asdict(UpliftVerdict), or None
+    verdict: dict[str, Any]  # the manifest's `uplift`: asdict(UpliftVerdict), `unlearnt` when none learnt
 
 
 def release_uplift(
@@ -44,16 +44,18 @@ def release_uplift(
     scores: pd.DataFrame,
     planned: PlanSummary,
 ) -> ReleaseUplift:
-    """Learn and judge uplift; without a plan or a usable campaign history, everything stays as it was."""
+    """Learn and judge uplift; without a plan or a usable campaign history, the verdict says why not."""
     budget = planned.budget
     if budget is None or budget.allocation.plan.empty:
-        log.info("no uplift ranking: the release has no budget plan to rank members for")
-        return ReleaseUplift(scores, planned, None)
+        problems = "; ".join(p for p in planned.problems if "budget" in p) or "the plan is empty"
+        return _unchanged(scores, planned, f"the release has no budget plan to rank members for ({problems})")
     try:
         run = train_uplift(wh, settings, as_of, trigger=trigger)
     except MemberwiseError as exc:
-        log.info("no uplift ranking: %s", exc)
-        return ReleaseUplift(scores, planned, None)
+        return _unchanged(scores, planned, str(exc))
+    except Exception as exc:  # noqa: BLE001 - uplift is an add-on: a failure must not cost the release
+        log.exception("uplift could not be learnt; the release keeps the propensity ranking")
+        return _unchanged(scores, planned, f"learning it failed ({type(exc).__name__}: {exc})")
     plan = budget.allocation.plan
     members = budget.members
     uplift = plan_uplift(run.model, features, members, plan)
@@ -66,3 +68,10 @@ def release_uplift(
     contacts = pick_members(plan, ranked, rank="uplift")
     inputs = replace(planned.inputs, contacts=contacts)
     return ReleaseUplift(scored, replace(planned, inputs=inputs), asdict(run.verdict))
+
+
+def _unchanged(scores: pd.DataFrame, planned: PlanSummary, why: str) -> ReleaseUplift:
+    """No uplift column, propensity-ranked contacts, and a verdict naming why (the service shows it)."""
+    verdict = unlearnt(why)
+    log.info("uplift verdict: %s", verdict.reason)
+    return ReleaseUplift(scores, planned, asdict(verdict))
