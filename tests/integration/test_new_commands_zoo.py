@@ -6,6 +6,8 @@ in one honest line or an honest empty result, never a traceback.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +26,7 @@ from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
+from tests.integration.test_cli import CLI
 from tests.integration.test_release import _publish
 
 AS_OF = date(2026, 11, 16)
@@ -85,3 +88,28 @@ def test_an_uplift_failure_never_costs_the_release(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(uplift_release, "train_uplift", broken)
     kept = release_uplift(None, AS_OF, None, "manual", None, SCORES, _planned(A_PLAN, []))  # type: ignore[arg-type]
     assert kept.scores is SCORES and "ValueError: Input contains NaN" in kept.verdict["reason"]
+
+
+# ---- the commands on a brand with no campaigns (the zoo's one_channel: accounts, orders, targets) -------
+
+
+@pytest.fixture(scope="module")
+def no_campaigns(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("one-channel")
+    generate(DemoConfig(members=1_000, seed=11, profile="one_channel"), out)
+    return out
+
+
+def _cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "MEMBERWISE_HOME": str(home)}
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_campaign_report_without_campaign_touches_names_the_missing_table(
+    no_campaigns: Path, tmp_path: Path
+) -> None:
+    done = _cli(tmp_path / "home", "campaign-report", "--data", no_campaigns, "--out", tmp_path / "report")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        "error: the data has no campaign_touches table: there are no campaigns to measure"
+    )

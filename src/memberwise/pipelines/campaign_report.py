@@ -64,6 +64,8 @@ def campaign_report(
     `as_of` is the cutoff: touches whose response window runs past it are left out and counted.
     `rejected_late` is the number of touches validation rejected as after the snapshot (reported only).
     """
+    if "campaign_touches" not in wh.present:
+        raise MemberwiseError("the data has no campaign_touches table: there are no campaigns to measure")
     touches = touch_outcomes(wh, window_days, as_of)
     if touches.empty:
         raise MemberwiseError("campaign_touches has no valid touches: nothing to measure")
