@@ -43,7 +43,12 @@ def campaign_report(
     report = run(prepared.duckdb("campaign-report"), settings, out, cutoff, window_days, campaign, rejected)
     is_campaign = report.table["audience"] == ALL
     campaigns = report.table[is_campaign]
-    show(campaigns[_SHOWN].head(20).round(4), f"{len(campaigns)} campaign(s), first 20")
+    shown = campaigns[_SHOWN].head(20).round(4).assign(thin=campaigns["thin"].map({True: "yes", False: "no"}))
+    show(shown.astype(object).where(shown.notna(), "-"), f"{len(campaigns)} campaign(s), first 20")
+    why = campaigns.loc[campaigns["unmeasured"] != "", "unmeasured"].value_counts()
+    if len(why):
+        counts = "; ".join(f"{reason}: {count:,}" for reason, count in why.items())
+        console.print(f"campaigns without an uplift ('unmeasured' column): {counts}")
     flagged = {
         "thin cells": int(report.table.loc[~is_campaign, "thin"].sum()),
         "campaigns without control": int(campaigns["no_control"].sum()),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from memberwise.modeling.response import CELL, STRATEGY, arm_differences
+from memberwise.modeling.response import CELL, MIN_PER_ARM, STRATEGY, arm_differences
 
 Z95 = 1.959964  # the same 95% normal quantile as response.hillstrom_arms
 ALL = "all"  # the audience of a campaign's own row
@@ -51,6 +51,7 @@ def measure_campaigns(
     rows = rows.merge(flags.reset_index(), on="campaign_id").fillna({"treated": 0, "control": 0})
     rows = rows.fillna({"reach": 0, "cost": 0.0})
     rows["no_control"] = rows["control"] == 0
+    rows["unmeasured"] = unmeasured(rows)
     half_width = (rows["uplift_high"] - rows["uplift_low"]) / 2
     rows["thin"] = (
         (rows[["treated", "control"]].min(axis=1) < min_arm)
@@ -76,8 +77,35 @@ def report_columns() -> list[str]:
                                             "incremental_revenue_per_contact")],
         "incremental_orders", "incremental_revenue", "reach", "cost",
         "click_rate_treated", "click_rate_control", "coupon_redemption", *repeats,
-        "no_control", "thin", "conflicted_members", "open_window_members",
+        "no_control", "thin", "conflicted_members", "open_window_members", "unmeasured",
     ]  # fmt: skip
+
+
+def unmeasured(rows: pd.DataFrame) -> pd.Series:
+    """Why a row has no uplift, in words ("" when it has one): empty figures never go unexplained."""
+    arms = rows[["treated", "control"]]
+    left_out = rows["conflicted_members"] + rows["open_window_members"]
+    reasons = np.select(
+        [
+            rows["uplift"].notna(),
+            (arms == 0).all(axis=1) & (left_out > 0),
+            rows["control"] == 0,
+            rows["treated"] == 0,
+        ],
+        [
+            "",
+            "every member left out (in both groups, or response window still open)",
+            "no control group",
+            "no treated member",
+        ],
+        default="",
+    )
+    few = arms.min(axis=1)
+    thin = (reasons == "") & rows["uplift"].isna()
+    reasons[thin] = [
+        f"{n:.0f} member(s) in the smaller arm: a difference needs {MIN_PER_ARM} in each" for n in few[thin]
+    ]
+    return pd.Series(reasons, index=rows.index, dtype=object)
 
 
 def _level(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:

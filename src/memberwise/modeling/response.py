@@ -25,6 +25,7 @@ import pandas as pd
 STRATEGY = ("delivery", "promotion", "communication", "activity")
 CELL = ("audience", *STRATEGY)
 OUTCOMES = ("converted", "orders", "revenue")
+MIN_PER_ARM = 2  # a treatment-minus-control difference needs a variance in each arm
 Z90 = 1.6448536269514722
 _RIDGE = 0.01  # in units of the mean precision: a light touch that keeps never-seen levels at 0
 
@@ -43,7 +44,7 @@ def arm_differences(
         )
         parts.append(stats.join(grouped.size().rename(f"n_{name}")))
     both = parts[0].join(parts[1], how="inner")
-    both = both[(both["n_t"] >= 2) & (both["n_c"] >= 2)]
+    both = both[(both["n_t"] >= MIN_PER_ARM) & (both["n_c"] >= MIN_PER_ARM)]
     out = both[["n_t", "n_c"]].copy()
     for y in outcomes:
         out[f"{y}_uplift"] = both[f"{y}_mean_t"] - both[f"{y}_mean_c"]

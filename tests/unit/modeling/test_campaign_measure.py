@@ -156,3 +156,15 @@ def test_thin_rule_arm_size_and_interval_width() -> None:
     )
     thin = campaign_rows(measure_campaigns(frame))["thin"]
     assert thin.to_dict() == {"small": True, "solid": False, "wide": True}
+
+
+def test_every_row_without_an_uplift_says_why() -> None:
+    rng = np.random.default_rng(5)
+    one_control = pd.concat([touches("C1", "treatment", rng.random(40) < 0.2), touches("C1", "control", [1])])
+    no_control = touches("C2", "treatment", rng.random(40) < 0.2)
+    measured = experiment("C3", 300, 100, 0.2, 0.1, rng)
+    report = campaign_rows(measure_campaigns(pd.concat([one_control, no_control, measured])))
+    assert report.loc["C1", "unmeasured"] == "1 member(s) in the smaller arm: a difference needs 2 in each"
+    assert report.loc["C2", "unmeasured"] == "no control group"
+    assert report.loc["C3", "unmeasured"] == "" and np.isfinite(report.loc["C3", "uplift"])
+    assert (report["uplift"].isna() == (report["unmeasured"] != "")).all()
