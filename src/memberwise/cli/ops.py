@@ -12,10 +12,10 @@ import typer
 from memberwise.cli.app import app
 from memberwise.cli.options import (
     ConfigDirOption,
-    DataOption,
     EngineOption,
     OptionalAsOf,
     SnapshotOption,
+    SourceOption,
     settings_for,
     write_frame,
 )
@@ -24,7 +24,7 @@ from memberwise.cli.render import console, print_retrain, show, summarise_member
 
 @app.command()
 def retrain(
-    data: DataOption,
+    data: SourceOption,
     as_of: OptionalAsOf = None,
     config_dir: ConfigDirOption = None,
     snapshot_date: SnapshotOption = None,
@@ -36,7 +36,7 @@ def retrain(
 ) -> None:
     """The scheduled job: validate, unify, train and gate every model, score, plan, publish a release.
 
-    DuckDB only for now: `--engine spark` stops at once, naming the first step with no Spark version.
+    With `--engine spark`, validation and unify run on Spark; the models train on DuckDB from its tables.
     """
     from memberwise.config import load_retrain_config
     from memberwise.pipelines.retrain import retrain as run_retrain

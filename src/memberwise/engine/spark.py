@@ -147,6 +147,14 @@ class SparkWarehouse:
 
         self.materialise(name, connected_components(self.spark, self.sql(edges_sql)))
 
+    def tables(self) -> list[str]:
+        """The names of the tables this warehouse holds."""
+        return list(self._paths)
+
+    def files(self, name: str) -> list[Path]:
+        """The Parquet files holding table `name`, in part order (what another engine reads)."""
+        return sorted(self._paths[name].glob("part-*.parquet"))
+
     def drop(self, name: str) -> None:
         """Forget table `name` and delete its files."""
         self.spark.catalog.dropTempView(name)

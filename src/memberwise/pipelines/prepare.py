@@ -6,13 +6,14 @@ import atexit
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import psutil
 
+from memberwise.data.contract import TABLES
 from memberwise.data.io import ValidatedData, load
 from memberwise.errors import MemberwiseError
 from memberwise.identity import IdentityResult, unify
@@ -50,6 +51,25 @@ class Prepared:
         require_duckdb(self.warehouse.engine, step)
         assert isinstance(self.warehouse, Warehouse)
         return self.warehouse
+
+    def on_duckdb(self, settings: Settings) -> Prepared:
+        """The same preparation on DuckDB, for steps that train on one machine: itself, or handed off.
+
+        A Spark warehouse's tables are read by DuckDB from their Parquet (`engine.handoff`) into a
+        warehouse sized like `sized_warehouse` sizes a source; the Spark work directory is then removed.
+        """
+        if isinstance(self.warehouse, Warehouse):
+            return self
+        from memberwise.engine.handoff import duckdb_from_spark, parquet_bytes
+        from memberwise.engine.spark import SparkWarehouse
+
+        spark = self.warehouse
+        assert isinstance(spark, SparkWarehouse), f"no hand-off from engine {spark.engine}"
+        size = parquet_bytes(spark, list(TABLES)) * _EXPANSION[".parquet"]
+        duck = duckdb_from_spark(spark, _warehouse_for(size, f"Spark tables in {spark.work_dir}", settings))
+        spark.close()
+        identity = IdentityResult(duck, self.identity.hubs)
+        return Prepared(replace(self.data, warehouse=duck), duck, identity)
 
     @property
     def default_as_of(self) -> date:
@@ -97,16 +117,20 @@ def sized_warehouse(data_dir: Path, settings: Settings) -> Warehouse:
 
     `MEMBERWISE_WAREHOUSE_PATH` and `MEMBERWISE_DUCKDB_MEMORY_LIMIT` override the choice.
     """
+    return _warehouse_for(loaded_size(data_dir), str(data_dir), settings)
+
+
+def _warehouse_for(size: float, source: str, settings: Settings) -> Warehouse:
+    """A fresh warehouse for `size` loaded bytes of `source` (`sized_warehouse`'s tiers)."""
     total_ram = psutil.virtual_memory().total
-    size = loaded_size(data_dir)
     path, memory_limit, spill = settings.warehouse_path, settings.duckdb_memory_limit, None
     if path is None and size > FILE_SHARE * total_ram:
         path = _work_file(settings.home / "work")
-        log.info("big source %s: file-backed warehouse %s", data_dir, path)
+        log.info("big source %s: file-backed warehouse %s", source, path)
         memory_limit = memory_limit or _mib(CACHE_SHARE * total_ram)
     elif path is None and size > IN_MEMORY_SHARE * total_ram:
         spill = _spill_dir(_work_file(settings.home / "work"))
-        log.info("sizeable source %s: in-memory warehouse spilling to %s", data_dir, spill)
+        log.info("sizeable source %s: in-memory warehouse spilling to %s", source, spill)
         memory_limit = memory_limit or _mib(SPILL_LIMIT_SHARE * total_ram)
     elif path is not None and memory_limit is None:
         memory_limit = _mib(CACHE_SHARE * total_ram)

@@ -31,7 +31,7 @@ from memberwise.pipelines.forecast import promote_forecast, train_forecast
 from memberwise.pipelines.gate import GateDecision
 from memberwise.pipelines.personas import promote_personas, train_personas
 from memberwise.pipelines.planning import PlanSummary, plan
-from memberwise.pipelines.prepare import Prepared, prepare, require_duckdb
+from memberwise.pipelines.prepare import Prepared, prepare
 from memberwise.pipelines.promote import promote_propensity
 from memberwise.pipelines.propensity import train_propensity
 from memberwise.pipelines.publish import category_purchases
@@ -90,7 +90,7 @@ def _already_done(settings: Settings, tags: dict[str, str]) -> str | None:
 
 
 def retrain(
-    data_dir: Path,
+    data_dir: Path | str,
     settings: Settings,
     cfg: RetrainConfig,
     as_of: date | None = None,
@@ -103,13 +103,13 @@ def retrain(
 
     `crash_point` is called with the name of each publishing step (the crash-safety tests kill there).
     """
-    require_duckdb(settings.engine, "retrain (train propensity, the first step after unify)")
     configure(settings)
     with exclusive_lock(settings.home / RETRAIN_LOCK):
         recovered = recover(settings)
         step = "validate + unify"
         try:
-            prepared = prepare(data_dir, settings)
+            # On Spark, validation and unify scale out; training reads their tables on DuckDB.
+            prepared = prepare(data_dir, settings).on_duckdb(settings)
             cutoff = as_of or prepared.default_as_of
             tags = run_tags(
                 trigger,
@@ -117,6 +117,7 @@ def retrain(
                 str(cutoff),
                 config_hash=config_hash(cfg),
                 kind="retrain",
+                engine=settings.engine,  # which engine validated and unified (training is DuckDB's)
             )
             done = None if force else _already_done(settings, tags)
             if done:
