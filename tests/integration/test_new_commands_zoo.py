@@ -18,10 +18,12 @@ import pytest
 
 from memberwise import registry
 from memberwise.data.demo import DemoConfig, generate
+from memberwise.errors import MemberwiseError
 from memberwise.pipelines import uplift_release
 from memberwise.pipelines.planning import PlanSummary
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.score import serving_models
+from memberwise.pipelines.uplift import split_in_time
 from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
@@ -113,3 +115,27 @@ def test_campaign_report_without_campaign_touches_names_the_missing_table(
     assert done.stderr.strip() == (
         "error: the data has no campaign_touches table: there are no campaigns to measure"
     )
+
+
+def test_uplift_without_campaign_touches_is_one_line(no_campaigns: Path, tmp_path: Path) -> None:
+    done = _cli(tmp_path / "home", "uplift", "--data", no_campaigns)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: uplift needs campaign_touches")
+
+
+def test_campaigns_without_a_control_group_cannot_teach_uplift() -> None:
+    """Campaigns recorded without holding anyone out: a MemberwiseError naming the arm, not a bug."""
+    days = pd.to_datetime(
+        ["2026-01-05", "2026-01-06", "2026-03-02", "2026-03-03", "2026-06-01", "2026-06-02"]
+    )
+    history = pd.DataFrame(
+        {
+            "campaign_id": ["C1", "C1", "C2", "C2", "C3", "C3"],
+            "group": ["treatment", "control", "treatment", "control", "treatment", "treatment"],
+            "touched_at": days,
+        }
+    )
+    with pytest.raises(MemberwiseError, match=r"latest campaigns \(held out\): they have no control touch"):
+        split_in_time(history, 0.25)
+    with pytest.raises(MemberwiseError, match=r"earlier campaigns \(learnt from\): they have no control"):
+        split_in_time(history.assign(group="treatment"), 0.25)

@@ -122,7 +122,20 @@ def split_in_time(history: pd.DataFrame, holdout_share: float) -> tuple[pd.DataF
         raise MemberwiseError(f"uplift needs at least two campaigns with closed windows, found {len(starts)}")
     latest = set(starts.index[-n_holdout:])
     held = history["campaign_id"].isin(latest)
-    return history[~held].reset_index(drop=True), history[held].reset_index(drop=True)
+    learnt, judged = history[~held].reset_index(drop=True), history[held].reset_index(drop=True)
+    _require_both_arms(learnt, "the earlier campaigns (learnt from)")
+    _require_both_arms(judged, "the latest campaigns (held out)")
+    return learnt, judged
+
+
+def _require_both_arms(part: pd.DataFrame, what: str) -> None:
+    """Learning and judging each need treated and control touches: say which is missing where."""
+    missing = sorted({"treatment", "control"} - set(part["group"]))
+    if missing:
+        raise MemberwiseError(
+            f"uplift needs treated and control members in {what}: they have no {' or '.join(missing)} "
+            f"touch with a closed window ({len(part):,} touches, {part['campaign_id'].nunique()} campaigns)"
+        )
 
 
 # Columns of a history row that describe the touch and its outcome, not the member or the strategy.
