@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from memberwise.audience import AudienceSource, RuleError, compile_rule, export, parse_rule, run
+from memberwise.audience.query import unknown_categories
 from memberwise.audience.snapshot import snapshot_source
 from memberwise.audience.warehouse import purchases_sql, warehouse_source
 from memberwise.features import build_features
@@ -215,3 +216,13 @@ def test_cli_bad_rule_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "error: rule.all[0].tag: unknown tag 'citty' (did you mean city?)"
     ]
+
+
+def test_a_category_nobody_bought_is_named_not_silently_empty(
+    batch: AudienceSource, snapshot: AudienceSource
+) -> None:
+    rule = parse_rule({"any": [{"bought": {"category": "skincare"}}, {"bought": {"category": "skincre"}}]})
+    for source in (batch, snapshot):
+        unknown, known = unknown_categories(source, rule)
+        assert unknown == ["skincre"] and {"makeup", "skincare", "snacks"} <= set(known), source.description
+    assert unknown_categories(batch, parse_rule({"bought": {"within_days": 7}})) == ([], [])

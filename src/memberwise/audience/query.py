@@ -13,8 +13,15 @@ from pathlib import Path
 
 import duckdb
 
-from memberwise.audience.compile import compile_rule, matched_sql
-from memberwise.audience.rules import MODEL_TAGS, Rule, RuleError, tags_used, uses_purchases
+from memberwise.audience.compile import PURCHASES, compile_rule, matched_sql
+from memberwise.audience.rules import (
+    MODEL_TAGS,
+    Rule,
+    RuleError,
+    categories_used,
+    tags_used,
+    uses_purchases,
+)
 
 Breakdown = list[tuple[str | None, int]]  # (value, members), largest first
 
@@ -84,6 +91,24 @@ def run(source: AudienceSource, rule: Rule, offset: int, limit: int) -> Audience
         by_persona=_largest_first(personas),
         member_ids=[str(row[0]) for row in page],
     )
+
+
+def unknown_categories(source: AudienceSource, rule: Rule) -> tuple[list[str], list[str]]:
+    """Categories a `bought` names that no member bought before the cutoff, and the categories there are.
+
+    Not an error (a category nobody bought yet is a fair rule, and `not bought` of it holds for all),
+    but a misspelt one silently matches no purchase, so callers say so.
+    """
+    named = categories_used(rule)
+    if not named or not source.purchases:
+        return [], []
+    con = source.con.cursor()
+    try:
+        rows = con.execute(f"SELECT DISTINCT category FROM {PURCHASES} WHERE category IS NOT NULL ORDER BY 1")
+        known = [str(row[0]) for row in rows.fetchall()]
+    finally:
+        con.close()
+    return [c for c in named if c not in known], known
 
 
 def export(source: AudienceSource, rule: Rule, path: Path) -> None:

@@ -222,6 +222,12 @@ def tags_used(rule: Rule) -> list[str]:
     return list(found)
 
 
+def categories_used(rule: Rule) -> list[str]:
+    """The categories the rule's `bought` predicates name, in order of first use."""
+    found = {node.category: None for node in _nodes(rule) if isinstance(node, Bought) and node.category}
+    return list(found)
+
+
 def uses_purchases(rule: Rule) -> bool:
     """Whether the rule has a `bought` predicate (it needs the per-category purchase table)."""
     return any(isinstance(node, Bought) for node in _nodes(rule))

@@ -40,6 +40,7 @@ def audience(
     """
     from memberwise import release
     from memberwise.audience import export, parse_rule, run
+    from memberwise.audience.query import unknown_categories
 
     parsed = parse_rule(_read_rule(rule))
     current = release.current(settings_for(snapshot_date))
@@ -50,6 +51,13 @@ def audience(
     found = run(source, parsed, 0, 0)
     export(source, parsed, out)
     console.print(f"{found.count:,} members match, as of {source.as_of} ({source.description}) -> {out}")
+    unknown, known = unknown_categories(source, parsed)
+    if unknown:
+        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") or "none"
+        console.print(
+            f"note: no member bought {', '.join(map(repr, unknown))} before {source.as_of} "
+            f"(a misspelt category? categories bought: {shown})"
+        )
     for name, breakdown in (("lifecycle_stage", found.by_lifecycle_stage), ("persona", found.by_persona)):
         show(pd.DataFrame(breakdown, columns=[name, "members"]), f"by {name}")
 
