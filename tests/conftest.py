@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -20,28 +21,43 @@ def fresh_settings(tmp_path_factory: pytest.TempPathFactory, name: str = "home")
     return Settings(home=tmp_path_factory.mktemp(name), snapshot_date=DEMO_SNAPSHOT_DAY)
 
 
+BrandOf = Callable[[DemoConfig], Path]
+
+
 @pytest.fixture(scope="session")
-def demo_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def brand_of(tmp_path_factory: pytest.TempPathFactory) -> BrandOf:
+    """The demo brand of a config, generated once per session: modules asking for the same brand share it.
+
+    Read it in place (prepare, read files, pass it to a command); copy it first to change a file.
+    """
+    made: dict[DemoConfig, Path] = {}
+
+    def brand(cfg: DemoConfig) -> Path:
+        if cfg not in made:
+            out = tmp_path_factory.mktemp(f"brand-{cfg.profile}-{cfg.members}-{cfg.seed}")
+            generate(cfg, out)
+            made[cfg] = out
+        return made[cfg]
+
+    return brand
+
+
+@pytest.fixture(scope="session")
+def demo_brand(brand_of: BrandOf) -> Path:
     """A clean 3,000-person brand (Parquet)."""
-    out = tmp_path_factory.mktemp("brand")
-    generate(DemoConfig(members=3_000, seed=11), out)
-    return out
+    return brand_of(DemoConfig(members=3_000, seed=11))
 
 
 @pytest.fixture(scope="session")
-def model_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_brand(brand_of: BrandOf) -> Path:
     """A 6,000-person brand (seed 21): enough history for the personas and forecast quality targets."""
-    out = tmp_path_factory.mktemp("model-brand")
-    generate(DemoConfig(members=6_000, seed=21), out)
-    return out
+    return brand_of(DemoConfig(members=6_000, seed=21))
 
 
 @pytest.fixture(scope="session")
-def dirty_brand(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dirty_brand(brand_of: BrandOf) -> Path:
     """A 1,000-person brand (CSV) with known invalid rows of every kind."""
-    out = tmp_path_factory.mktemp("dirty")
-    generate(DemoConfig(members=1_000, seed=5, dirty=True, file_format="csv"), out)
-    return out
+    return brand_of(DemoConfig(members=1_000, seed=5, dirty=True, file_format="csv"))
 
 
 def tiny_data(**tables: pd.DataFrame):  # noqa: ANN201 - returns ValidatedData

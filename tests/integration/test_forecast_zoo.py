@@ -14,20 +14,22 @@ import pytest
 
 from memberwise import registry
 from memberwise.config import ForecastConfig
-from memberwise.data.demo import DemoConfig, generate
+from memberwise.data.demo import DemoConfig
 from memberwise.modeling.gap import in_period_share
 from memberwise.pipelines.forecast import promote_forecast, tournament, train_forecast, weekly_series
 from memberwise.pipelines.gap import kpi_gap
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
+from tests.conftest import BrandOf
 
 CFG = ForecastConfig()
 CUT = pd.Timestamp("2026-08-31")  # a Monday: actuals before it, the rest of 2026 forecast
 
 
-def zoo_brand(tmp_path_factory: pytest.TempPathFactory, profile: str, end: str) -> tuple[Settings, object]:
-    out = tmp_path_factory.mktemp(profile)
-    generate(DemoConfig(members=3_000, seed=11, profile=profile, end=end), out)
+def zoo_brand(
+    brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory, profile: str, end: str
+) -> tuple[Settings, object]:
+    out = brand_of(DemoConfig(members=3_000, seed=11, profile=profile, end=end))  # the zoo tests' brand
     settings = Settings(
         home=tmp_path_factory.mktemp(f"home-{profile}"), snapshot_date=date.fromisoformat(end)
     )
@@ -35,9 +37,9 @@ def zoo_brand(tmp_path_factory: pytest.TempPathFactory, profile: str, end: str) 
 
 
 def test_smooth_season_statistical_choice_and_gap_within_3_percent(
-    tmp_path_factory: pytest.TempPathFactory,
+    brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    settings, wh = zoo_brand(tmp_path_factory, "smooth_seasonal", "2026-12-31")
+    settings, wh = zoo_brand(brand_of, tmp_path_factory, "smooth_seasonal", "2026-12-31")
     history = weekly_series(wh, CUT, CFG, settings.new_window_days)
     model = tournament(CFG).fit(history)
     without_gru = [a for a, members in model.members_.items() if "rnn" not in members]
@@ -54,9 +56,9 @@ def test_smooth_season_statistical_choice_and_gap_within_3_percent(
 
 
 def test_one_year_brand_gets_a_champion_and_a_gap_with_the_fallback(
-    tmp_path_factory: pytest.TempPathFactory,
+    brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    settings, wh = zoo_brand(tmp_path_factory, "short_history", "2026-11-15")
+    settings, wh = zoo_brand(brand_of, tmp_path_factory, "short_history", "2026-11-15")
     trained = train_forecast(wh, date(2026, 11, 16), CFG, settings)
     assert all("short history" in note for note in trained.model.notes_.values())
     decision = promote_forecast(settings, CFG, date(2026, 11, 16))

@@ -5,17 +5,16 @@ profile's own horizon. Small brands (3,000 people), few Optuna trials, one Light
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from memberwise.config import OptunaConfig, PropensityConfig, SearchSpaceConfig, WindowsConfig
-from memberwise.data.demo import PROFILES, DemoConfig, generate
+from memberwise.data.demo import PROFILES, DemoConfig
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.propensity import TrainResult, train_propensity
 from memberwise.registry import configure
 from memberwise.settings import Settings
-from tests.conftest import fresh_settings
+from tests.conftest import BrandOf, fresh_settings
 
 AS_OF = date(2026, 11, 16)
 ZOO = ("one_channel", "one_cohort", "grocery", "short_history", "regime_change", "smooth_seasonal")
@@ -37,16 +36,17 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return fresh_settings(tmp_path_factory, "zoo-home")  # one MLflow store for the whole zoo
 
 
-def _train(profile: str, tmp: Path, settings: Settings) -> TrainResult:
-    generate(DemoConfig(members=3_000, seed=11, profile=profile), tmp / profile)
-    prepared = prepare(tmp / profile, settings)
+def _train(profile: str, brand_of: BrandOf, settings: Settings) -> TrainResult:
+    prepared = prepare(brand_of(DemoConfig(members=3_000, seed=11, profile=profile)), settings)
     return train_propensity(prepared.warehouse, AS_OF, quick(PROFILES[profile].horizon_days), settings)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ZOO)
-def test_champion_beats_the_classics_on_every_brand(profile: str, tmp_path: Path, settings: Settings) -> None:
-    trained = _train(profile, tmp_path, settings)
+def test_champion_beats_the_classics_on_every_brand(
+    profile: str, brand_of: BrandOf, settings: Settings
+) -> None:
+    trained = _train(profile, brand_of, settings)
     assert trained.outcome is not None
     metrics, table = trained.metrics, trained.outcome.table.set_index("candidate")
     classics = [table.loc["bgnbd", "auc"], table.loc["rfm_logistic", "auc"]]

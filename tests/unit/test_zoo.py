@@ -15,19 +15,19 @@ from memberwise.data.demo import PROFILES, DemoConfig, generate
 from memberwise.data.demo.brand import KPI_STRETCH
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
+from tests.conftest import BrandOf
 
 MEMBERS = 3_000
 FULL_YEAR_END = "2026-12-31"  # smooth_seasonal is generated to the end of its year
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("zoo")
+def zoo(brand_of: BrandOf) -> dict[str, Path]:
+    """Every profile's brand, shared (read only) with the zoo's training tests."""
     brands = {}
     for name in PROFILES:
         end = {"end": FULL_YEAR_END} if name == "smooth_seasonal" else {}
-        brands[name] = root / name
-        generate(DemoConfig(members=MEMBERS, seed=11, profile=name, **end), brands[name])
+        brands[name] = brand_of(DemoConfig(members=MEMBERS, seed=11, profile=name, **end))
     return brands
 
 
