@@ -23,7 +23,7 @@ from memberwise.pipelines import uplift_release
 from memberwise.pipelines.planning import PlanSummary
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.score import serving_models
-from memberwise.pipelines.uplift import split_in_time
+from memberwise.pipelines.uplift import split_in_time, verdict_of
 from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
@@ -139,3 +139,13 @@ def test_campaigns_without_a_control_group_cannot_teach_uplift() -> None:
         split_in_time(history, 0.25)
     with pytest.raises(MemberwiseError, match=r"earlier campaigns \(learnt from\): they have no control"):
         split_in_time(history.assign(group="treatment"), 0.25)
+
+
+def test_a_lead_that_is_not_reliable_is_not_called_a_win() -> None:
+    """smooth_seasonal at 3,000 members: ahead on the held-out Qini in 88% of resamples, 90% needed."""
+    top = {"uplift": 40.0, "propensity": 20.0, "random": 15.0}
+    close = verdict_of({"uplift": 0.0107, "propensity": 0.0042, "random": 0.0}, top, "proxy", 5000, 0.88)
+    assert not close.uplift_wins and "beats" not in close.reason
+    assert close.reason.startswith("uplift ranking is ahead of, but not reliably, propensity and random")
+    sure = verdict_of({"uplift": 0.0107, "propensity": 0.0042, "random": 0.0}, top, "proxy", 5000, 0.95)
+    assert sure.uplift_wins and sure.reason.startswith("uplift ranking beats propensity and random")

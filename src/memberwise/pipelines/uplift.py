@@ -209,8 +209,9 @@ def verdict_of(
         if ahead
         else ("propensity" if qini["propensity"] >= qini["uplift"] else "random")
     )
+    outcome = "does not beat" if not ahead else "beats" if wins else "is ahead of, but not reliably,"
     reason = (
-        f"uplift ranking {'beats' if ahead else 'does not beat'} {beaten} on the held-out Qini "
+        f"uplift ranking {outcome} {beaten} on the held-out Qini "
         f"({qini['uplift']:.4f} vs propensity {qini['propensity']:.4f}, random 0"
         f"; ahead in {confidence:.0%} of bootstrap resamples, {WIN_CONFIDENCE:.0%} needed)"
     )
