@@ -50,8 +50,9 @@ def measure_campaigns(
     rows = pd.concat([campaigns.reset_index(), cells.reset_index()], ignore_index=True)
     rows = rows.merge(flags.reset_index(), on="campaign_id").fillna({"treated": 0, "control": 0})
     rows = rows.fillna({"reach": 0, "cost": 0.0})
-    rows["no_control"] = rows["control"] == 0
-    rows["unmeasured"] = unmeasured(rows)
+    touched = _arms_touched(touches, rows)
+    rows["no_control"] = ~touched["control"]  # no control touch at all, measured or left out
+    rows["unmeasured"] = unmeasured(rows, touched)
     half_width = (rows["uplift_high"] - rows["uplift_low"]) / 2
     rows["thin"] = (
         (rows[["treated", "control"]].min(axis=1) < min_arm)
@@ -81,31 +82,43 @@ def report_columns() -> list[str]:
     ]  # fmt: skip
 
 
-def unmeasured(rows: pd.DataFrame) -> pd.Series:
-    """Why a row has no uplift, in words ("" when it has one): empty figures never go unexplained."""
-    arms = rows[["treated", "control"]]
-    left_out = rows["conflicted_members"] + rows["open_window_members"]
+def unmeasured(rows: pd.DataFrame, touched: pd.DataFrame) -> pd.Series:
+    """Why a row has no uplift, in words ("" when it has one): empty figures never go unexplained.
+
+    `touched` says, per row, whether the campaign / cell touched anyone in each arm (`treated`,
+    `control`), measured or left out.
+    """
+    left_out = "left out (in both groups, or response window still open)"
     reasons = np.select(
         [
             rows["uplift"].notna(),
-            (arms == 0).all(axis=1) & (left_out > 0),
+            ~touched["control"],
+            ~touched["treated"],
             rows["control"] == 0,
             rows["treated"] == 0,
         ],
-        [
-            "",
-            "every member left out (in both groups, or response window still open)",
-            "no control group",
-            "no treated member",
-        ],
+        ["", "no control group", "no treated member", f"every control member {left_out}",
+         f"every treated member {left_out}"],
         default="",
-    )
-    few = arms.min(axis=1)
+    )  # fmt: skip
+    few = rows[["treated", "control"]].min(axis=1)
     thin = (reasons == "") & rows["uplift"].isna()
     reasons[thin] = [
         f"{n:.0f} member(s) in the smaller arm: a difference needs {MIN_PER_ARM} in each" for n in few[thin]
     ]
     return pd.Series(reasons, index=rows.index, dtype=object)
+
+
+def _arms_touched(touches: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per report row: whether its campaign (audience "all") or cell touched anyone in each arm."""
+    arms = touches.assign(treated=touches["group"] == "treatment", control=touches["group"] != "treatment")
+    by_campaign = arms.groupby("campaign_id")[["treated", "control"]].any()
+    by_cell = arms.groupby(["campaign_id", *CELL])[["treated", "control"]].any()
+    is_campaign = (rows["audience"] == ALL).to_numpy()[:, None]
+    campaign = by_campaign.reindex(rows["campaign_id"]).to_numpy()
+    cell = by_cell.reindex(pd.MultiIndex.from_frame(rows[["campaign_id", *CELL]])).to_numpy()
+    both = np.where(is_campaign, campaign, cell)
+    return pd.DataFrame(both.astype(bool), columns=["treated", "control"], index=rows.index)
 
 
 def _level(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
