@@ -94,11 +94,12 @@ def unmeasured(rows: pd.DataFrame, touched: pd.DataFrame) -> pd.Series:
             rows["uplift"].notna(),
             ~touched["control"],
             ~touched["treated"],
+            (rows["control"] == 0) & (rows["treated"] == 0),
             rows["control"] == 0,
             rows["treated"] == 0,
         ],
-        ["", "no control group", "no treated member", f"every control member {left_out}",
-         f"every treated member {left_out}"],
+        ["", "no control group", "no treated member", f"every member {left_out}",
+         f"every control member {left_out}", f"every treated member {left_out}"],
         default="",
     )  # fmt: skip
     few = rows[["treated", "control"]].min(axis=1)

@@ -178,3 +178,6 @@ def test_a_control_group_still_in_its_window_is_not_called_missing() -> None:
     row = campaign_rows(measure_campaigns(pd.concat([treated, waiting]))).loc["C1"]
     assert not row["no_control"] and row["control"] == 0 and row["open_window_members"] == 3
     assert row["unmeasured"].startswith("every control member left out") and row["thin"]
+    treated_waiting = treated.assign(window_closed=False)
+    row = campaign_rows(measure_campaigns(pd.concat([treated_waiting, waiting]))).loc["C1"]
+    assert row["unmeasured"].startswith("every member left out") and not row["no_control"]
