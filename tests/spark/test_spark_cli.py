@@ -19,7 +19,7 @@ import pytest
 
 from memberwise import registry, tracking
 from memberwise.config import load_propensity_config
-from memberwise.data.demo import DemoConfig, generate
+from memberwise.data.demo import DemoConfig
 from memberwise.data.io import ValidatedData, load
 from memberwise.features import build_features, repurchase_labels
 from memberwise.modeling.propensity import PropensityModel
@@ -28,6 +28,7 @@ from memberwise.pipelines.propensity import register
 from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
+from tests.conftest import BrandOf
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -61,22 +62,22 @@ def assert_frames_match(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 @dataclass
 class Expected:
-    """A home holding the brands and a registered champion, and DuckDB's results computed in process."""
+    """A home holding a registered champion, the brands, and DuckDB's results computed in process."""
 
     home: Path
+    brand: Path
+    dirty: Path
     features: pd.DataFrame
     validated: ValidatedData
     scores: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
-def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
+def expected(brand_of: BrandOf, dirty_brand: Path, tmp_path_factory: pytest.TempPathFactory) -> Expected:
     """A 1,500-person brand (Parquet), a dirty one (CSV), a champion, and the DuckDB engine's outputs."""
-    home = tmp_path_factory.mktemp("cli-home")
-    generate(DemoConfig(members=1_500, seed=4), home / "brand")
-    generate(DemoConfig(members=1_000, seed=5, dirty=True, file_format="csv"), home / "dirty")
+    home, brand = tmp_path_factory.mktemp("cli-home"), brand_of(DemoConfig(members=1_500, seed=4))
     settings = Settings(home=home, snapshot_date="2026-11-15")
-    prepared = prepare(home / "brand", settings)
+    prepared = prepare(brand, settings)
     wh = prepared.duckdb("test")
     train = build_features(wh, "2026-08-18")
     y = repurchase_labels(wh, "2026-08-18", 90)["repurchased"].to_numpy(dtype=bool)
@@ -92,15 +93,17 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
     scores = release_scores(wh, prepared.default_as_of, {"propensity": version}, threshold)
     return Expected(
         home,
+        brand,
+        dirty_brand,
         build_features(wh, "2026-11-01", settings.new_window_days),
-        load(home / "dirty", snapshot_timestamp(settings.snapshot_date)),
+        load(dirty_brand, snapshot_timestamp(settings.snapshot_date)),
         scores[list(SCORE_COLUMNS)],
     )
 
 
 def test_features_on_spark_equal_duckdbs(spark, expected: Expected) -> None:
     home, out = expected.home, expected.home / "features-spark.parquet"
-    _ok(run(home, "features", "--data", home / "brand", "--as-of", "2026-11-01", "--out", out, *SNAPSHOT))
+    _ok(run(home, "features", "--data", expected.brand, "--as-of", "2026-11-01", "--out", out, *SNAPSHOT))
     assert len(expected.features) > 1_000
     assert_frames_match(pd.read_parquet(out), expected.features)
     assert not any((home / "spark").glob("*")), "the Spark work directory is removed at exit"
@@ -108,7 +111,7 @@ def test_features_on_spark_equal_duckdbs(spark, expected: Expected) -> None:
 
 def test_validate_on_spark_equals_duckdb(spark, expected: Expected) -> None:
     home = expected.home
-    _ok(run(home, "validate", "--data", home / "dirty", "--out", home / "report", *SNAPSHOT))
+    _ok(run(home, "validate", "--data", expected.dirty, "--out", home / "report", *SNAPSHOT))
     expected.validated.write_report(home / "duckdb")
     assert len(expected.validated.rejects) > 20
     for name in ("rejects.csv", "validation_report.json"):
@@ -117,7 +120,7 @@ def test_validate_on_spark_equals_duckdb(spark, expected: Expected) -> None:
 
 def test_score_on_spark_equals_duckdb(spark, expected: Expected) -> None:
     home, out = expected.home, expected.home / "scores-spark.parquet"
-    _ok(run(home, "score", "--data", home / "brand", "--out", out, *SNAPSHOT))
+    _ok(run(home, "score", "--data", expected.brand, "--out", out, *SNAPSHOT))
     got = pd.read_parquet(out)
     assert list(got.columns) == list(expected.scores.columns)
     assert got["persona"].isna().all() and got["reasons"].isna().all(), "not computed on Spark"
@@ -127,7 +130,7 @@ def test_score_on_spark_equals_duckdb(spark, expected: Expected) -> None:
 
 
 def test_retrain_on_spark_stops_at_once_naming_the_step(expected: Expected) -> None:
-    done = run(expected.home, "retrain", "--data", expected.home / "brand", *SNAPSHOT)
+    done = run(expected.home, "retrain", "--data", expected.brand, *SNAPSHOT)
     assert done.returncode == 2
     assert "train propensity" in done.stderr and "--engine duckdb" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout

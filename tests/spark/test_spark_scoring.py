@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from memberwise import tracking
-from memberwise.data.demo import DemoConfig, generate
+from memberwise.data.demo import DemoConfig
 from memberwise.engine.spark import portable_arrow
 from memberwise.engine.spark_scoring import score_on_spark
 from memberwise.features import build_features, repurchase_labels
@@ -22,20 +22,21 @@ from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.propensity import register
 from memberwise.registry import PROPENSITY_MODEL
 from memberwise.settings import Settings
+from tests.conftest import BrandOf
 
 pytestmark = pytest.mark.spark
 TRAIN_AS_OF, SCORE_AS_OF = "2026-08-18", "2026-11-16"
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[PropensityModel, str, pd.DataFrame]:
-    """(model, its registry URI, features to score) for a 1,500-person brand."""
+def registered(
+    brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[PropensityModel, str, pd.DataFrame]:
+    """(model, its registry URI, features to score) for a 1,500-person brand (test_spark_cli's too)."""
     from memberwise.pipelines.prepare import prepare
 
-    home = tmp_path_factory.mktemp("scoring-home")
-    generate(DemoConfig(members=1_500, seed=4), home / "brand")
-    settings = Settings(home=home, snapshot_date="2026-11-15")
-    wh = prepare(home / "brand", settings).warehouse
+    settings = Settings(home=tmp_path_factory.mktemp("scoring-home"), snapshot_date="2026-11-15")
+    wh = prepare(brand_of(DemoConfig(members=1_500, seed=4)), settings).warehouse
     features = build_features(wh, TRAIN_AS_OF)
     y = repurchase_labels(wh, TRAIN_AS_OF, 90)["repurchased"].to_numpy(dtype=bool)
     cal = np.arange(len(features)) % 4 == 0
