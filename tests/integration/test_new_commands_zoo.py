@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,7 +24,7 @@ from memberwise.pipelines import uplift_release
 from memberwise.pipelines.planning import PlanSummary
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.score import serving_models
-from memberwise.pipelines.uplift import split_in_time, verdict_of
+from memberwise.pipelines.uplift import propensity_of, split_in_time, verdict_of
 from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
@@ -149,3 +150,44 @@ def test_a_lead_that_is_not_reliable_is_not_called_a_win() -> None:
     assert close.reason.startswith("uplift ranking is ahead of, but not reliably, propensity and random")
     sure = verdict_of({"uplift": 0.0107, "propensity": 0.0042, "random": 0.0}, top, "proxy", 5000, 0.95)
     assert sure.uplift_wins and sure.reason.startswith("uplift ranking beats propensity and random")
+
+
+# ---- a retrain judges uplift against the propensity model it publishes, not the outgoing champion -------
+
+
+def test_a_release_judges_uplift_against_the_propensity_version_it_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Zoo sweep: every first retrain judged against the proxy (no champion alias until publish)."""
+    seen: dict[str, object] = {}
+
+    def recorded(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise MemberwiseError("stop here")
+
+    monkeypatch.setattr(uplift_release, "train_uplift", recorded)
+    scores = SCORES.assign(model_version="7")
+    release_uplift(None, AS_OF, None, "manual", None, scores, _planned(A_PLAN, []))  # type: ignore[arg-type]
+    assert seen["propensity_version"] == "7"
+
+
+class _Constant:
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        return np.full(len(features), self.p)
+
+
+def test_propensity_of_scores_with_the_version_asked_else_the_champion(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    models = {"1": _Constant(0.1), "7": _Constant(0.7)}
+    monkeypatch.setattr(registry, "version_by_alias", lambda client, kind, alias: "1")
+    monkeypatch.setattr(registry, "load", lambda kind, version: models[version])
+    settings = Settings(home=tmp_path, snapshot_date=DEMO_SNAPSHOT_DAY)
+    holdout = pd.DataFrame({"member_id": ["m1", "m2"], "orders_365d": [1.0, 2.0]})
+    asked, source = propensity_of(holdout, None, settings, "7")  # type: ignore[arg-type]
+    assert source == "champion v7" and asked.tolist() == [0.7, 0.7]
+    champion, source = propensity_of(holdout, None, settings)  # type: ignore[arg-type]
+    assert source == "champion v1" and champion.tolist() == [0.1, 0.1]

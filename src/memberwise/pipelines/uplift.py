@@ -157,9 +157,16 @@ def _learner_input(history: pd.DataFrame) -> pd.DataFrame:
     return model_frame(history.drop(columns=[c for c in TOUCH_COLUMNS if c in history.columns]))
 
 
-def propensity_of(holdout: pd.DataFrame, judged: XLearner, settings: Settings) -> tuple[np.ndarray, str]:
-    """The champion propensity model's probability on the held-out touches, else the learner's own."""
-    version = registry.version_by_alias(registry.configure(settings), "propensity", registry.CHAMPION)
+def propensity_of(
+    holdout: pd.DataFrame, judged: XLearner, settings: Settings, version: str | None = None
+) -> tuple[np.ndarray, str]:
+    """The propensity model's probability on the held-out touches, else the learner's own.
+
+    `version`: the propensity version the release being built serves (a retrain judges uplift against
+    it, not the outgoing champion); None: the registered champion.
+    """
+    client = registry.configure(settings)
+    version = version or registry.version_by_alias(client, "propensity", registry.CHAMPION)
     if version is not None:
         features = holdout.drop(columns=[c for c in (*TOUCH_COLUMNS, *CELL) if c in holdout.columns])
         try:
@@ -243,14 +250,18 @@ def train_uplift(
     max_rows: int = 200_000,
     seed: int = 0,
     trigger: str = "manual",
+    propensity_version: str | None = None,
 ) -> UpliftRun:
-    """Learn uplift from the campaign history, judge it on the latest campaigns, log one MLflow run."""
+    """Learn uplift from the campaign history, judge it on the latest campaigns, log one MLflow run.
+
+    `propensity_version`: the propensity ranking to beat (default: the registered champion).
+    """
     history = touch_history(wh, window_days, as_of, max_rows, seed)
     train, holdout = split_in_time(history, holdout_share)
     judged = XLearner(seed=seed).fit(
         _learner_input(train), (train["group"] == "treatment").to_numpy(), train["converted"].to_numpy()
     )
-    propensity, source = propensity_of(holdout, judged, settings)
+    propensity, source = propensity_of(holdout, judged, settings, propensity_version)
     scored = holdout[["campaign_id", "member_id", *CELL, "group", "converted"]].assign(
         uplift=judged.predict(_learner_input(holdout)), propensity=propensity
     )

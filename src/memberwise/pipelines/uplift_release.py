@@ -50,7 +50,7 @@ def release_uplift(
         problems = "; ".join(p for p in planned.problems if "budget" in p) or "the plan is empty"
         return _unchanged(scores, planned, f"the release has no budget plan to rank members for ({problems})")
     try:
-        run = train_uplift(wh, settings, as_of, trigger=trigger)
+        run = train_uplift(wh, settings, as_of, trigger=trigger, propensity_version=_served_version(scores))
     except MemberwiseError as exc:
         return _unchanged(scores, planned, str(exc))
     except Exception as exc:  # noqa: BLE001 - uplift is an add-on: a failure must not cost the release
@@ -75,3 +75,9 @@ def _unchanged(scores: pd.DataFrame, planned: PlanSummary, why: str) -> ReleaseU
     verdict = unlearnt(why)
     log.info("uplift verdict: %s", verdict.reason)
     return ReleaseUplift(scores, planned, asdict(verdict))
+
+
+def _served_version(scores: pd.DataFrame) -> str | None:
+    """The propensity version that scored the snapshot: the ranking uplift must beat to be used."""
+    versions = scores["model_version"].dropna().unique() if "model_version" in scores.columns else []
+    return str(versions[0]) if len(versions) == 1 else None
