@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from memberwise import registry
-from memberwise.data.demo import DemoConfig, generate
+from memberwise.data.demo import DemoConfig
 from memberwise.errors import MemberwiseError
 from memberwise.pipelines import uplift_release
 from memberwise.pipelines.planning import PlanSummary
@@ -28,7 +28,7 @@ from memberwise.pipelines.uplift import propensity_of, split_in_time, verdict_of
 from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
-from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
+from tests.conftest import DEMO_SNAPSHOT_DAY, BrandOf, fresh_settings
 from tests.integration.test_cli import CLI
 from tests.integration.test_release import _publish
 
@@ -51,10 +51,9 @@ def test_score_loads_the_served_models_from_the_projects_registry(tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def one_campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Settings]:
+def one_campaign(brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, Settings]:
     """A 1,000-person brand whose history holds a single campaign (nothing to hold out in time)."""
-    out = tmp_path_factory.mktemp("one-campaign")
-    generate(DemoConfig(members=1_000, seed=11, campaigns=1), out)
+    out = brand_of(DemoConfig(members=1_000, seed=11, campaigns=1))
     settings = fresh_settings(tmp_path_factory, "one-campaign-home")
     return prepare(out, settings).duckdb("uplift"), settings
 
@@ -97,10 +96,9 @@ def test_an_uplift_failure_never_costs_the_release(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture(scope="module")
-def no_campaigns(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("one-channel")
-    generate(DemoConfig(members=1_000, seed=11, profile="one_channel"), out)
-    return out
+def no_campaigns(brand_of: BrandOf) -> Path:
+    """The zoo tests' one_channel brand: accounts, orders and KPI targets only."""
+    return brand_of(DemoConfig(members=3_000, seed=11, profile="one_channel"))
 
 
 def _cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
