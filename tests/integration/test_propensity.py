@@ -14,7 +14,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from memberwise import release
-from memberwise.config import GateConfig, OptunaConfig, PropensityConfig, RetrainConfig, WindowsConfig
+from memberwise.config import (
+    BacktestConfig,
+    ForecastConfig,
+    GateConfig,
+    OptunaConfig,
+    PropensityConfig,
+    RetrainConfig,
+    RNNConfig,
+    WindowsConfig,
+)
 from memberwise.data.demo import DemoConfig, generate
 from memberwise.errors import MemberwiseError
 from memberwise.modeling.evaluation import expected_calibration_error
@@ -33,7 +42,10 @@ AS_OF = date(2026, 11, 16)
 FAST = PropensityConfig(
     threads=1, windows=WindowsConfig(training=2), optuna=OptunaConfig(trials=4, timeout_seconds=120)
 )
-FAST_RETRAIN = RetrainConfig(propensity=FAST)
+# The retrain test is about failure, idempotency and rollback, not forecast quality (test_forecast judges
+# the default forecaster; the demo command runs it inside a retrain): a short one keeps two retrains quick.
+QUICK_FORECAST = ForecastConfig(rnn=RNNConfig(epochs=8), backtest=BacktestConfig(origins=1))
+FAST_RETRAIN = RetrainConfig(propensity=FAST, forecast=QUICK_FORECAST)
 
 
 @pytest.fixture(scope="module")
