@@ -19,12 +19,14 @@ import pytest
 
 from memberwise import registry
 from memberwise.data.demo import DemoConfig
+from memberwise.data.hillstrom import write_hillstrom
 from memberwise.errors import MemberwiseError
+from memberwise.modeling.response import HILLSTROM_CONTROL
 from memberwise.pipelines import uplift_release
 from memberwise.pipelines.planning import PlanSummary
 from memberwise.pipelines.prepare import prepare
 from memberwise.pipelines.score import serving_models
-from memberwise.pipelines.uplift import propensity_of, split_in_time, verdict_of
+from memberwise.pipelines.uplift import propensity_of, split_in_time, touch_history, verdict_of
 from memberwise.pipelines.uplift_release import release_uplift
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
@@ -189,3 +191,22 @@ def test_propensity_of_scores_with_the_version_asked_else_the_champion(
     assert source == "champion v7" and asked.tolist() == [0.7, 0.7]
     champion, source = propensity_of(holdout, None, settings)  # type: ignore[arg-type]
     assert source == "champion v1" and champion.tolist() == [0.1, 0.1]
+
+
+def test_touches_of_members_unknown_before_the_touch_are_named_not_zero_campaigns(tmp_path: Path) -> None:
+    """Hillstrom as mapped: no account or order before the e-mails, so no features to learn from."""
+    rng = np.random.default_rng(8)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "segment": rng.choice(["Mens E-Mail", "Womens E-Mail", HILLSTROM_CONTROL], n),
+            "visit": rng.random(n) < 0.15,
+            "conversion": (rng.random(n) < 0.05).astype(int),
+            "newbie": rng.integers(0, 2, n),
+        }
+    ).assign(spend=lambda f: 50.0 * f["conversion"])
+    frame.to_csv(tmp_path / "hillstrom.csv", index=False)
+    out = write_hillstrom(tmp_path / "hillstrom.csv", tmp_path / "hillstrom")
+    wh = prepare(out, Settings(home=tmp_path / "home", snapshot_date=date(2008, 4, 30))).duckdb("uplift")
+    with pytest.raises(MemberwiseError, match=r"none of the \d+ touches is of a member known before"):
+        touch_history(wh, 14, date(2008, 5, 1), 200_000, 0)

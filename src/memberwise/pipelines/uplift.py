@@ -105,7 +105,16 @@ def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, s
     for cutoff, group in touches.groupby("cutoff", sort=True):
         features = build_features(wh, cutoff).drop(columns=["as_of"])
         parts.append(group.merge(features, on="member_id", how="inner"))
-    return pd.concat(parts, ignore_index=True)
+    history = pd.concat(parts, ignore_index=True)
+    unknown = len(touches) - len(history)  # members first seen after their touch's month began
+    if history.empty:
+        raise MemberwiseError(
+            f"none of the {len(touches):,} touches is of a member known before the touch's month (no "
+            "account or order earlier): uplift learns who responds from what was known before a touch"
+        )
+    if unknown:
+        log.info("uplift: %s touches of members unknown at the start of the touch's month left out", unknown)
+    return history
 
 
 def history_months(wh: Warehouse) -> int:
