@@ -127,10 +127,3 @@ def test_score_on_spark_equals_duckdb(spark, expected: Expected) -> None:
     same = ["member_id", "score", "probability", "selected", "lifecycle_stage", "preferred_channel"]
     assert expected.scores["selected"].any() and not expected.scores["selected"].all()
     assert_frames_match(got[same], expected.scores[same])
-
-
-def test_retrain_on_spark_stops_at_once_naming_the_step(expected: Expected) -> None:
-    done = run(expected.home, "retrain", "--data", expected.brand, *SNAPSHOT)
-    assert done.returncode == 2
-    assert "train propensity" in done.stderr and "--engine duckdb" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout

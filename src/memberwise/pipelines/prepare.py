@@ -15,7 +15,6 @@ import psutil
 
 from memberwise.data.contract import TABLES
 from memberwise.data.io import ValidatedData, load
-from memberwise.errors import MemberwiseError
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
 from memberwise.warehouse import SqlWarehouse, Warehouse, new_warehouse, open_warehouse
@@ -45,31 +44,35 @@ class Prepared:
     data: ValidatedData
     warehouse: SqlWarehouse
     identity: IdentityResult
+    settings: Settings
 
     def duckdb(self, step: str) -> Warehouse:
-        """The warehouse, for a step that runs on DuckDB only (MemberwiseError naming it on Spark)."""
-        require_duckdb(self.warehouse.engine, step)
+        """The warehouse on DuckDB, for a step that trains or plans on one machine (`step` names it).
+
+        Prepared on Spark, its tables are handed to DuckDB once, on the first call: DuckDB reads the
+        Parquet the Spark warehouse wrote (`engine.handoff`) into a warehouse sized as
+        `sized_warehouse` sizes a source, and the Spark work directory is removed. Validation and
+        unify, the row-heavy string-keyed work, have scaled out by then; training holds member-level
+        frames in one process anyway.
+        """
+        if not isinstance(self.warehouse, Warehouse):
+            self._hand_off(step)
         assert isinstance(self.warehouse, Warehouse)
         return self.warehouse
 
-    def on_duckdb(self, settings: Settings) -> Prepared:
-        """The same preparation on DuckDB, for steps that train on one machine: itself, or handed off.
-
-        A Spark warehouse's tables are read by DuckDB from their Parquet (`engine.handoff`) into a
-        warehouse sized like `sized_warehouse` sizes a source; the Spark work directory is then removed.
-        """
-        if isinstance(self.warehouse, Warehouse):
-            return self
+    def _hand_off(self, step: str) -> None:
         from memberwise.engine.handoff import duckdb_from_spark, parquet_bytes
         from memberwise.engine.spark import SparkWarehouse
 
         spark = self.warehouse
         assert isinstance(spark, SparkWarehouse), f"no hand-off from engine {spark.engine}"
+        log.info("%s runs on DuckDB: reading the Spark tables in %s", step, spark.work_dir)
         size = parquet_bytes(spark, list(TABLES)) * _EXPANSION[".parquet"]
-        duck = duckdb_from_spark(spark, _warehouse_for(size, f"Spark tables in {spark.work_dir}", settings))
+        target = _warehouse_for(size, f"Spark tables in {spark.work_dir}", self.settings)
+        duck = duckdb_from_spark(spark, target)
         spark.close()
-        identity = IdentityResult(duck, self.identity.hubs)
-        return Prepared(replace(self.data, warehouse=duck), duck, identity)
+        self.data = replace(self.data, warehouse=duck)
+        self.warehouse, self.identity = duck, IdentityResult(duck, self.identity.hubs)
 
     @property
     def default_as_of(self) -> date:
@@ -83,21 +86,12 @@ def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
     return day + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
-def require_duckdb(engine: str, step: str) -> None:
-    """Refuse, in one line naming it, a step that has no Spark version yet."""
-    if engine != "duckdb":
-        raise MemberwiseError(
-            f"{step} runs on the DuckDB engine only (validate, unify, features, audience-sales and "
-            f"score run on {engine}): run it with --engine duckdb or MEMBERWISE_ENGINE=duckdb"
-        )
-
-
 def prepare(data_dir: Path | str, settings: Settings) -> Prepared:
     """Validate `data_dir`, load the valid rows into the engine's warehouse and link accounts into members."""
     data = load(data_dir, snapshot_timestamp(settings.snapshot_date), engine_warehouse(data_dir, settings))
     log.info("validated %s: %d rows rejected", data_dir, len(data.rejects))
     identity = unify(data.warehouse, settings.max_accounts_per_identifier)
-    return Prepared(data, data.warehouse, identity)
+    return Prepared(data, data.warehouse, identity, settings)
 
 
 def engine_warehouse(data_dir: Path | str, settings: Settings) -> SqlWarehouse:

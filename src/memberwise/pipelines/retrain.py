@@ -109,7 +109,7 @@ def retrain(
         step = "validate + unify"
         try:
             # On Spark, validation and unify scale out; training reads their tables on DuckDB.
-            prepared = prepare(data_dir, settings).on_duckdb(settings)
+            prepared = prepare(data_dir, settings)
             cutoff = as_of or prepared.default_as_of
             tags = run_tags(
                 trigger,
