@@ -92,6 +92,10 @@ def test_an_uplift_failure_never_costs_the_release(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(uplift_release, "train_uplift", broken)
     kept = release_uplift(None, AS_OF, None, "manual", None, SCORES, _planned(A_PLAN, []))  # type: ignore[arg-type]
     assert kept.scores is SCORES and "ValueError: Input contains NaN" in kept.verdict["reason"]
+    monkeypatch.setattr(uplift_release, "train_uplift", lambda *args, **kwargs: SimpleNamespace(model=None))
+    monkeypatch.setattr(uplift_release, "plan_uplift", broken)  # learnt, but a planned cell cannot be scored
+    kept = release_uplift(None, AS_OF, None, "manual", None, SCORES, _planned(A_PLAN, []))  # type: ignore[arg-type]
+    assert kept.scores is SCORES and "ValueError: Input contains NaN" in kept.verdict["reason"]
 
 
 # ---- the commands on a brand with no campaigns (the zoo's one_channel: accounts, orders, targets) -------

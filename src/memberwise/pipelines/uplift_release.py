@@ -19,7 +19,7 @@ import pandas as pd
 from memberwise.errors import MemberwiseError
 from memberwise.pipelines.budget import pick_members
 from memberwise.pipelines.planning import PlanSummary
-from memberwise.pipelines.uplift import plan_uplift, train_uplift, unlearnt
+from memberwise.pipelines.uplift import UpliftRun, plan_uplift, train_uplift, unlearnt
 from memberwise.settings import Settings
 from memberwise.warehouse import Warehouse
 
@@ -51,13 +51,20 @@ def release_uplift(
         return _unchanged(scores, planned, f"the release has no budget plan to rank members for ({problems})")
     try:
         run = train_uplift(wh, settings, as_of, trigger=trigger, propensity_version=_served_version(scores))
+        return _applied(run, features, scores, planned)
     except MemberwiseError as exc:
         return _unchanged(scores, planned, str(exc))
     except Exception as exc:  # noqa: BLE001 - uplift is an add-on: a failure must not cost the release
-        log.exception("uplift could not be learnt; the release keeps the propensity ranking")
-        return _unchanged(scores, planned, f"learning it failed ({type(exc).__name__}: {exc})")
-    plan = budget.allocation.plan
-    members = budget.members
+        log.exception("uplift could not be learnt or applied; the release keeps the propensity ranking")
+        return _unchanged(scores, planned, f"learning or applying it failed ({type(exc).__name__}: {exc})")
+
+
+def _applied(
+    run: UpliftRun, features: pd.DataFrame, scores: pd.DataFrame, planned: PlanSummary
+) -> ReleaseUplift:
+    """The snapshot with each member's planned uplift; contacts re-picked by it when uplift won."""
+    assert planned.budget is not None
+    plan, members = planned.budget.allocation.plan, planned.budget.members
     uplift = plan_uplift(run.model, features, members, plan)
     by_member = uplift.groupby(level=0).first()
     scored = scores.assign(uplift=scores["member_id"].map(by_member).astype(float))
@@ -71,7 +78,7 @@ def release_uplift(
 
 
 def _unchanged(scores: pd.DataFrame, planned: PlanSummary, why: str) -> ReleaseUplift:
-    """No uplift column, propensity-ranked contacts, and a verdict naming why (the service shows it)."""
+    """No uplift column, propensity-ranked contacts, and a verdict naming why (in the manifest)."""
     verdict = unlearnt(why)
     log.info("uplift verdict: %s", verdict.reason)
     return ReleaseUplift(scores, planned, asdict(verdict))
