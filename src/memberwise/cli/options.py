@@ -36,7 +36,9 @@ AsOfOption = Annotated[
 OptionalAsOf = Annotated[
     datetime | None,
     typer.Option(
-        "--as-of", formats=["%Y-%m-%d"], help="Cutoff date [default: the day after the snapshot date]"
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Cutoff date [default: the day after --snapshot-date, or else after the last order]",
     ),
 ]
 EngineOption = Annotated[
@@ -73,7 +75,7 @@ def settings_for(snapshot: datetime | None = None, **overrides: object) -> Setti
 def prepare_at(
     data: Path | str, as_of: datetime | None, snapshot_date: datetime | None, engine: str | None = None
 ) -> tuple[Settings, Prepared, date]:
-    """Settings, the prepared warehouse and the cutoff (default: the day after the snapshot)."""
+    """Settings, the prepared warehouse and the cutoff (default: `prepare.default_cutoff`)."""
     from memberwise.pipelines.prepare import prepare
 
     settings = settings_for(snapshot_date, engine=engine)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import mlflow
@@ -28,6 +28,7 @@ from memberwise.modeling.allocator import DIMENSIONS, Allocation, Constraints, M
 from memberwise.modeling.allocator import allocate as solve
 from memberwise.modeling.response import CELL, estimate_cells, estimate_tiers
 from memberwise.pipelines.campaign_outcomes import response_frame
+from memberwise.pipelines.prepare import default_cutoff
 from memberwise.planning_inputs import constraints_for
 from memberwise.settings import Settings
 from memberwise.tracking import data_fingerprint, experiment_id, log_figure, log_frame, run_tags
@@ -156,15 +157,6 @@ def _member_table(
     return members.assign(tier=members["member_id"].map(tiers)), bands
 
 
-def _default_as_of(wh: Warehouse, settings: Settings) -> date:
-    if settings.snapshot_date is not None:
-        return settings.snapshot_date + timedelta(days=1)
-    latest = wh.scalar("SELECT max(ordered_at) FROM orders")
-    if latest is None:
-        raise MemberwiseError("no orders in the warehouse: nothing to estimate campaign response from")
-    return pd.Timestamp(latest).date() + timedelta(days=1)
-
-
 def allocate(
     wh: Warehouse,
     settings: Settings,
@@ -191,7 +183,7 @@ def allocate(
     cfg = config or load_budget_config(None)
     if overrides:
         cfg = BudgetOverrides.model_validate(overrides).apply(cfg)
-    as_of = as_of or _default_as_of(wh, settings)
+    as_of = as_of or default_cutoff(wh, settings.snapshot_date)
     frame = response_frame(wh, cfg.response_window_days, as_of)
     if frame.empty or not (frame["group"] == "control").any():
         raise MemberwiseError("no campaign touches with a control group and a complete response window")

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +15,7 @@ import psutil
 
 from memberwise.data.contract import TABLES
 from memberwise.data.io import ValidatedData, load
+from memberwise.errors import MemberwiseError
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
 from memberwise.warehouse import SqlWarehouse, Warehouse, new_warehouse, open_warehouse
@@ -76,8 +77,24 @@ class Prepared:
 
     @property
     def default_as_of(self) -> date:
-        """The day after the data snapshot: the cutoff that uses every complete day of data."""
-        return (self.data.snapshot_at.normalize() + pd.Timedelta(days=1)).date()
+        """The cutoff when none is given (`default_cutoff`)."""
+        return default_cutoff(self.warehouse, self.settings.snapshot_date)
+
+
+def default_cutoff(wh: SqlWarehouse, snapshot_date: date | None) -> date:
+    """The day after the snapshot date; without one, the day after the last order.
+
+    An export is run some days after its data ends: a cutoff at today would read the days between as
+    days without a sale (a forecast from them collapses, every member looks lapsed).
+    """
+    if snapshot_date is not None:
+        return snapshot_date + timedelta(days=1)
+    latest = wh.scalar("SELECT max(ordered_at) FROM orders")
+    if latest is None:
+        raise MemberwiseError("no valid orders in the data: nothing to learn from (see the rejects)")
+    cutoff = pd.Timestamp(latest).date() + timedelta(days=1)
+    log.info("no snapshot date given: the orders end on %s, so the cutoff is %s", latest, cutoff)
+    return cutoff
 
 
 def snapshot_timestamp(snapshot_date: date | None) -> pd.Timestamp:
