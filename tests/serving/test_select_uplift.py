@@ -22,6 +22,7 @@ from tests.serving.test_state import THRESHOLD, StubModel, snapshot
 
 WON = {"uplift_wins": True, "reason": "Qini 0.0095 vs propensity 0.0018"}
 LOST = {"uplift_wins": False, "reason": "Qini 0.0010 vs propensity 0.0030"}
+UNLEARNT = {"uplift_wins": False, "reason": "no uplift model: the data has no campaign_touches"}
 
 
 def _state(frame: pd.DataFrame, verdict: dict[str, object] | None) -> ServingState:
@@ -54,6 +55,7 @@ CASES = [
     (LOST, True, "did not win"),
     (None, True, "no uplift predictions"),
     (WON, False, "no uplift predictions"),
+    (UNLEARNT, False, "(no uplift model: the data has no campaign_touches"),
 ]
 
 

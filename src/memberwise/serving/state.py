@@ -257,9 +257,11 @@ class ServingState:
         """The ranking /select uses and why: uplift only when present and it won on held-out campaigns."""
         if wanted == "propensity":
             return "propensity", "ranked by propensity score, as asked"
-        if self.uplift is None or self.uplift_verdict is None:
+        if self.uplift_verdict is None:
             return "propensity", "this release has no uplift predictions: ranked by propensity score"
         reason = str(self.uplift_verdict.get("reason", ""))
+        if self.uplift is None:  # the retrain could not learn uplift, and its verdict says why
+            return "propensity", f"this release has no uplift predictions ({reason})"
         if not self.uplift_verdict.get("uplift_wins"):
             return (
                 "propensity",
