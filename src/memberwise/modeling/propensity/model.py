@@ -121,7 +121,11 @@ class PropensityModel:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a paid order within the horizon."""
-        return np.clip(self.calibrator_(self.predict_raw(features)), 0.0, 1.0)
+        return self.calibrated(self.predict_raw(features))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """The probability of `predict_raw`'s output (so a caller holding it never predicts twice)."""
+        return np.clip(self.calibrator_(raw), 0.0, 1.0)
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
         """The 0-100 score of the calibrated probability (the one rule in `modeling.scores`)."""

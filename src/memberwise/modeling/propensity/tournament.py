@@ -27,6 +27,7 @@ from memberwise.modeling import evaluation
 from memberwise.modeling.propensity import calibration
 from memberwise.modeling.propensity.candidates import SIMPLICITY, BGNBDScorer, Blend, RFMLogistic
 from memberwise.modeling.propensity.model import PropensityModel
+from memberwise.modeling.scores import score_from_probability
 
 AUC_TIE = 0.002
 
@@ -75,16 +76,19 @@ def fit_scorers(split: Split, lightgbm: Any, bgnbd: BGNBDScorer, names: tuple[st
 
 def calibrate(
     scorers: dict[str, Any], split: Split, spec: FeatureSpec, method: str, max_ece: float, seed: int = 0
-) -> tuple[dict[str, PropensityModel], dict[str, np.ndarray], dict[str, pd.DataFrame]]:
-    """Each candidate's served model, cross-fitted probabilities and calibration-method comparison.
+) -> tuple[dict[str, PropensityModel], dict[str, np.ndarray], dict[str, pd.DataFrame], dict[str, np.ndarray]]:
+    """Each candidate's served model, cross-fitted probabilities, calibration comparison and raw output.
 
     The method is `method`, or the one chosen for each candidate on the calibration half when 'auto'.
+    The raw output covers the validation window (calibration half, then holdout half): each candidate
+    predicts it once (at a million members, predicting is most of a tournament's time).
     """
     (cal, y_cal), (hold, y_hold) = split.calibration, split.holdout
     y_cal, y_hold = np.asarray(y_cal, dtype=int), np.asarray(y_hold, dtype=int)
-    models, probability, tables = {}, {}, {}
+    models, probability, tables, raw = {}, {}, {}, {}
     for name, scorer in scorers.items():
         raw_cal, raw_hold = scorer.predict_raw(cal), scorer.predict_raw(hold)
+        raw[name] = np.concatenate([raw_cal, raw_hold])
         chosen = method
         if method == "auto":
             choice = calibration.choose(raw_cal, y_cal, max_ece=max_ece, seed=seed)
@@ -93,28 +97,29 @@ def calibrate(
         mirror = calibration.Calibrator(chosen).fit(raw_hold, y_hold)
         probability[name] = np.concatenate([mirror(raw_cal), served(raw_hold)])
         models[name] = PropensityModel.assemble(scorer, served, float(y_cal.mean()), spec)
-    return models, probability, tables
+    return models, probability, tables, raw
 
 
 def measure(
-    name: str, model: PropensityModel, p: np.ndarray, validation: pd.DataFrame, y: np.ndarray
+    name: str, model: PropensityModel, p: np.ndarray, raw: np.ndarray, y: np.ndarray
 ) -> dict[str, Any]:
-    """One candidate's row of the table.
+    """One candidate's row of the table, from its raw output `raw` on the validation window.
 
     The served model's AUC (its ranking was fitted on older windows; the calibrator only relabels it) and
     raw AUC; cross-fitted ECEs, Brier and log loss; how many distinct 0-100 scores the served model gives.
     """
     metrics = evaluation.classification_metrics(y, p, prefix="")
+    served = model.calibrated(raw)
     return {
         "candidate": name,
         "calibration": model.calibrator_.method,
-        "auc": float(roc_auc_score(y, model.predict_proba(validation))),
-        "auc_raw": float(roc_auc_score(y, model.predict_raw(validation))),
+        "auc": float(roc_auc_score(y, served)),
+        "auc_raw": float(roc_auc_score(y, raw)),
         "ece": metrics["ece"],
         "ece_adaptive": metrics["ece_adaptive"],
         "brier": metrics["brier"],
         "logloss": metrics["logloss"],
-        "distinct_scores": int(len(np.unique(model.score(validation)))),
+        "distinct_scores": int(len(np.unique(score_from_probability(served)))),
     }
 
 
@@ -173,9 +178,10 @@ def run(
 ) -> Outcome:
     """Fit, calibrate and measure every candidate; pick the champion (`max_ece`: the gate's rule)."""
     scorers = fit_scorers(split, lightgbm, bgnbd, names)
-    models, probability, tables = calibrate(scorers, split, spec, calibration_method, calibration_max_ece)
-    validation, y = split.validation()
-    rows = [measure(name, model, probability[name], validation, y) for name, model in models.items()]
+    calibrated = calibrate(scorers, split, spec, calibration_method, calibration_max_ece)
+    models, probability, tables, raw = calibrated
+    _, y = split.validation()
+    rows = [measure(name, model, probability[name], raw[name], y) for name, model in models.items()]
     table = pd.DataFrame(rows)
     champion, why, eligible = pick(table, min_auc, max_ece, tie_logloss, calibration_max_ece)
     return Outcome(models, y, probability, table, tables, champion, why, eligible)
