@@ -81,6 +81,9 @@ def print_retrain(summary: RetrainSummary) -> None:
         f"published release {summary.release}: {snapshot.members:,} members, {snapshot.selected:,} "
         f"selected, scored by v{snapshot.model_version}, personas v{snapshot.personas_version}"
     )
+    if summary.uplift is not None:
+        ranking = "uplift" if summary.uplift.get("uplift_wins") else "propensity"
+        console.print(f"/select and contact lists rank by {ranking}: {summary.uplift.get('reason', '')}")
     if summary.plan is not None:
         print_plan(summary.plan)
 

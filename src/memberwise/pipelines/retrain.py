@@ -17,6 +17,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -70,6 +71,7 @@ class RetrainSummary:
     plan: PlanSummary | None = None
     release: str | None = None  # the release this run published
     recovered: list[str] = field(default_factory=list)  # what was repaired after an interrupted run
+    uplift: dict[str, Any] | None = None  # the release's uplift verdict (the manifest's `uplift`)
 
 
 def config_hash(cfg: RetrainConfig) -> str:
@@ -234,6 +236,7 @@ def retrain(
                     planned,
                     published.id,
                     recovered,
+                    uplifted.verdict,
                 )
         except MemberwiseError as err:
             raise MemberwiseError(f"retrain failed at step '{step}': {err}") from None
