@@ -91,7 +91,7 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     env_home = tmp_path / "home"
     result = subprocess.run(
         [*CLI, "demo"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=1800,
         env={**os.environ, "MEMBERWISE_HOME": str(env_home), "COLUMNS": "200"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -109,19 +109,19 @@ def test_demo_command_runs_the_main_job(tmp_path: Path) -> None:
     env = {**os.environ, "MEMBERWISE_HOME": str(env_home), "COLUMNS": "200"}
     brand, common = env_home / "demo" / "brand-20000-7", ("--snapshot-date", "2026-11-15")
     gap = subprocess.run([*CLI, "gap", "--data", brand, "--period", "2026", *common],
-                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+                         capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert gap.returncode == 0, gap.stderr
     assert "returning_member" in gap.stdout and "P(meet target)" in gap.stdout
     # Without --data both answer from the inputs the retrain saved (what the service uses too).
     for args in (("gap", "--period", "2026-Q4", "--target", "1000000"), ("allocate", "--budget", "50000")):
-        saved = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=env)
+        saved = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600, env=env)
         assert saved.returncode == 0, saved.stderr
     assert "budget plan (max-revenue, optimal)" in saved.stdout.replace("\n", " ")
     out = tmp_path / "plan"
     allocate = subprocess.run(
         [*CLI, "allocate", "--data", brand, "--mode", "close-gap", "--gap-target", "100000", "--out", out,
          *common],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True, text=True, timeout=900, env=env,
     )  # fmt: skip
     assert allocate.returncode == 0, allocate.stderr
     assert "budget plan (close-gap" in allocate.stdout.replace("\n", " ")
