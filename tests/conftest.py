@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,27 @@ DEMO_SNAPSHOT_DAY = date(2026, 11, 15)  # the last day of data in every generate
 
 def fresh_settings(tmp_path_factory: pytest.TempPathFactory, name: str = "home") -> Settings:
     """Settings with an empty MEMBERWISE_HOME (its own MLflow store) and the demo brands' snapshot day."""
-    return Settings(home=tmp_path_factory.mktemp(name), snapshot_date=DEMO_SNAPSHOT_DAY)
+    home = with_empty_store(tmp_path_factory, tmp_path_factory.mktemp(name))
+    return Settings(home=home, snapshot_date=DEMO_SNAPSHOT_DAY)
+
+
+def with_empty_store(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
+    """`home` holding an empty MLflow store: a copy of one created once per session.
+
+    Creating a SQLite store runs MLflow's schema migrations, ~6 s of disk writes each time; the copy is
+    the same empty store. Homes whose test is about a first start (the cron retrain's log, a service with
+    nothing to load) are left without one.
+    """
+    template = tmp_path_factory.getbasetemp() / "empty-mlflow-store" / "mlflow.db"
+    if not template.exists():
+        from mlflow import MlflowClient
+
+        template.parent.mkdir()
+        uri = f"sqlite:///{template}"
+        MlflowClient(uri, uri).search_experiments()  # creates and migrates the store, as configure() does
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, home / "mlflow.db")
+    return home
 
 
 BrandOf = Callable[[DemoConfig], Path]

@@ -20,7 +20,7 @@ from memberwise.pipelines.forecast import promote_forecast, tournament, train_fo
 from memberwise.pipelines.gap import kpi_gap
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
-from tests.conftest import BrandOf
+from tests.conftest import BrandOf, with_empty_store
 
 CFG = ForecastConfig()
 CUT = pd.Timestamp("2026-08-31")  # a Monday: actuals before it, the rest of 2026 forecast
@@ -30,9 +30,8 @@ def zoo_brand(
     brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory, profile: str, end: str
 ) -> tuple[Settings, object]:
     out = brand_of(DemoConfig(members=3_000, seed=11, profile=profile, end=end))  # the zoo tests' brand
-    settings = Settings(
-        home=tmp_path_factory.mktemp(f"home-{profile}"), snapshot_date=date.fromisoformat(end)
-    )
+    home = with_empty_store(tmp_path_factory, tmp_path_factory.mktemp(f"home-{profile}"))
+    settings = Settings(home=home, snapshot_date=date.fromisoformat(end))
     return settings, prepare(out, settings).warehouse
 
 

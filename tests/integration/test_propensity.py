@@ -35,7 +35,7 @@ from memberwise.pipelines.publish import publish_promotion
 from memberwise.pipelines.retrain import exclusive_lock, retrain
 from memberwise.registry import CHAMPION, aliases, configure, version_by_alias
 from memberwise.settings import Settings
-from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings
+from tests.conftest import DEMO_SNAPSHOT_DAY, fresh_settings, with_empty_store
 
 AS_OF = date(2026, 11, 16)
 # One LightGBM thread (a busy 2-core CI machine), two older windows: the tournament at test size.
@@ -161,8 +161,10 @@ def test_gate_rules_in_words() -> None:
 
 
 @pytest.mark.slow
-def test_retrain_failure_keeps_champion_and_snapshot(brand: Path, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, snapshot_date=DEMO_SNAPSHOT_DAY)
+def test_retrain_failure_keeps_champion_and_snapshot(
+    brand: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = Settings(home=with_empty_store(tmp_path_factory, tmp_path), snapshot_date=DEMO_SNAPSHOT_DAY)
     summary = retrain(brand, settings, FAST_RETRAIN, trigger="manual")
     assert summary.gate.approved and summary.snapshot.members > 14_000
     first = release.require_current(settings)

@@ -28,7 +28,7 @@ from memberwise.registry import CHAMPION, PREVIOUS, aliases, configure, model_na
 from memberwise.serving.loading import load_state
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
-from tests.conftest import DEMO_SNAPSHOT_DAY
+from tests.conftest import DEMO_SNAPSHOT_DAY, with_empty_store
 
 SWITCH_STEPS = ("release built", "journal written", "propensity alias moved", "personas alias moved")
 # A real process is killed before the switch, right after an alias moved, and after the pointer moved.
@@ -104,8 +104,10 @@ def _consistent(settings: Settings) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("step", SWITCH_STEPS)
-def test_an_interrupted_switch_leaves_old_or_new_and_repair_finishes_it(tmp_path: Path, step: str) -> None:
-    settings = Settings(home=tmp_path)
+def test_an_interrupted_switch_leaves_old_or_new_and_repair_finishes_it(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, step: str
+) -> None:
+    settings = Settings(home=with_empty_store(tmp_path_factory, tmp_path))
     old = _publish(settings, "old")
     assert _consistent(settings) == old.models
     new = _publish(settings, "new", crash_at=step)
@@ -118,8 +120,10 @@ def test_an_interrupted_switch_leaves_old_or_new_and_repair_finishes_it(tmp_path
     assert release.repair(settings) is None  # nothing left to do
 
 
-def test_rollback_restores_a_whole_release_and_prune_keeps_the_current(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, releases_kept=2)
+def test_rollback_restores_a_whole_release_and_prune_keeps_the_current(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = Settings(home=with_empty_store(tmp_path_factory, tmp_path), releases_kept=2)
     first = _publish(settings, "first")
     with pytest.raises(MemberwiseError, match="nothing to roll back to"):
         release.rollback(settings)
@@ -135,8 +139,8 @@ def test_rollback_restores_a_whole_release_and_prune_keeps_the_current(tmp_path:
     assert len(kept) == 2 and release.current_id(settings) in kept and first.id not in kept
 
 
-def test_a_damaged_pointer_is_a_clear_error(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path)
+def test_a_damaged_pointer_is_a_clear_error(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = Settings(home=with_empty_store(tmp_path_factory, tmp_path))
     _publish(settings, "only")
     (release.releases_dir(settings) / release.CURRENT_FILE).write_text("r-gone")
     with pytest.raises(MemberwiseError, match="r-gone.*missing or damaged"):
@@ -180,9 +184,9 @@ def _retrain(brand: Path, home: Path, step: str) -> subprocess.CompletedProcess[
 
 @pytest.mark.slow
 def test_a_retrain_killed_at_any_step_leaves_the_service_on_the_registrys_champions(
-    demo_brand: Path, tmp_path: Path
+    demo_brand: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    home = tmp_path / "home"
+    home = with_empty_store(tmp_path_factory, tmp_path / "home")
     first = _retrain(demo_brand, home, "never")
     assert first.returncode == 0, first.stderr[-2000:]
     settings = Settings(home=home, snapshot_date=DEMO_SNAPSHOT_DAY)

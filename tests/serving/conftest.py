@@ -33,6 +33,7 @@ from memberwise.pipelines.score import score_members
 from memberwise.serving import launch
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
+from tests.conftest import with_empty_store
 
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "test-key"
@@ -142,7 +143,7 @@ Built = tuple[Path, PropensityModel, str, pd.DataFrame, pd.DataFrame, PersonaMod
 
 @pytest.fixture(scope="session")
 def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    home = tmp_path_factory.mktemp("serving-home")
+    home = with_empty_store(tmp_path_factory, tmp_path_factory.mktemp("serving-home"))
     previous_uri = mlflow.get_tracking_uri()
     try:
         model, version, snapshot, personas, personas_version = _train_and_register(home)

@@ -28,7 +28,7 @@ from memberwise.pipelines.propensity import register
 from memberwise.pipelines.score import release_scores
 from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
-from tests.conftest import BrandOf
+from tests.conftest import BrandOf, with_empty_store
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -75,7 +75,8 @@ class Expected:
 @pytest.fixture(scope="module")
 def expected(brand_of: BrandOf, dirty_brand: Path, tmp_path_factory: pytest.TempPathFactory) -> Expected:
     """A 1,500-person brand (Parquet), a dirty one (CSV), a champion, and the DuckDB engine's outputs."""
-    home, brand = tmp_path_factory.mktemp("cli-home"), brand_of(DemoConfig(members=1_500, seed=4))
+    home = with_empty_store(tmp_path_factory, tmp_path_factory.mktemp("cli-home"))
+    brand = brand_of(DemoConfig(members=1_500, seed=4))
     settings = Settings(home=home, snapshot_date="2026-11-15")
     prepared = prepare(brand, settings)
     wh = prepared.duckdb("test")

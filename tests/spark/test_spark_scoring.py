@@ -22,7 +22,7 @@ from memberwise.modeling.scores import score_from_probability
 from memberwise.pipelines.propensity import register
 from memberwise.registry import PROPENSITY_MODEL
 from memberwise.settings import Settings
-from tests.conftest import BrandOf
+from tests.conftest import BrandOf, with_empty_store
 
 pytestmark = pytest.mark.spark
 TRAIN_AS_OF, SCORE_AS_OF = "2026-08-18", "2026-11-16"
@@ -35,7 +35,8 @@ def registered(
     """(model, its registry URI, features to score) for a 1,500-person brand (test_spark_cli's too)."""
     from memberwise.pipelines.prepare import prepare
 
-    settings = Settings(home=tmp_path_factory.mktemp("scoring-home"), snapshot_date="2026-11-15")
+    home = with_empty_store(tmp_path_factory, tmp_path_factory.mktemp("scoring-home"))
+    settings = Settings(home=home, snapshot_date="2026-11-15")
     wh = prepare(brand_of(DemoConfig(members=1_500, seed=4)), settings).warehouse
     features = build_features(wh, TRAIN_AS_OF)
     y = repurchase_labels(wh, TRAIN_AS_OF, 90)["repurchased"].to_numpy(dtype=bool)
