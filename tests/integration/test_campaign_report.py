@@ -27,7 +27,7 @@ from memberwise.pipelines.campaign_report import CampaignReport, campaign_report
 from memberwise.pipelines.prepare import prepare
 from memberwise.settings import Settings
 from memberwise.tracking import configure
-from tests.conftest import fresh_settings
+from tests.conftest import fresh_settings, with_empty_store
 
 AS_OF = date(2026, 11, 16)
 HILLSTROM = Path(__file__).parents[3] / "shared" / "data" / "hillstrom.csv"
@@ -129,9 +129,10 @@ def _bad_brand(out: Path) -> Path:
     return out
 
 
-def test_cli_flags_bad_campaign_data(tmp_path: Path) -> None:
+def test_cli_flags_bad_campaign_data(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     brand = _bad_brand(tmp_path / "bad")
-    env = {**os.environ, "MEMBERWISE_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    home = with_empty_store(tmp_path_factory, tmp_path / "home")
+    env = {**os.environ, "MEMBERWISE_HOME": str(home), "COLUMNS": "200"}
     cli = [sys.executable, "-c", "from memberwise.cli import main; main()", "campaign-report"]
     args = ["--data", str(brand), "--out", str(tmp_path / "out"), "--snapshot-date", "2026-11-15"]
     result = subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=600)

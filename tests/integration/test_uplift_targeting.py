@@ -35,7 +35,7 @@ from memberwise.pipelines.uplift import (
     win_confidence,
 )
 from memberwise.warehouse import Warehouse
-from tests.conftest import fresh_settings
+from tests.conftest import fresh_settings, with_empty_store
 
 pytestmark = pytest.mark.slow
 AS_OF = date(2026, 11, 16)
@@ -191,16 +191,19 @@ def test_plan_uplift_ranks_each_audience_by_its_leading_strategy(brand, run: Upl
     assert uplift[planned].to_numpy() == pytest.approx(lead[planned].to_numpy())
 
 
-def test_the_uplift_command_prints_the_figures_and_the_verdict(brand, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_uplift_command_prints_the_figures_and_the_verdict(
+    brand: tuple, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     import os
     import subprocess
     import sys
 
+    home = with_empty_store(tmp_path_factory, tmp_path / "home")
     out = subprocess.run(
         [sys.executable, "-m", "memberwise", "uplift", "--data", str(brand[0]),
          "--snapshot-date", "2026-11-15"],
         capture_output=True, text=True, timeout=900,
-        env={**os.environ, "MEMBERWISE_HOME": str(tmp_path / "home"), "COLUMNS": "200"},
+        env={**os.environ, "MEMBERWISE_HOME": str(home), "COLUMNS": "200"},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "held-out touches" in out.stdout
