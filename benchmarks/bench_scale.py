@@ -49,6 +49,7 @@ RETRAIN_STEPS = [
     ("  labelled windows (features + labels)", "memberwise.pipelines.propensity", "labelled_window"),
     ("  Optuna trials on a sample", "memberwise.pipelines.propensity", "tune"),
     ("  tournament (candidates, calibration)", "memberwise.modeling.propensity.tournament", "run"),
+    ("  logging the tournament (baselines, figures)", "memberwise.pipelines.propensity", "log_tournament"),
     ("  BG/NBD-feature diagnostic", "memberwise.pipelines.propensity", "_bgnbd_feature_effect"),
     ("  register", "memberwise.pipelines.propensity", "register"),
     ("train personas", "memberwise.pipelines.retrain", "train_personas"),
