@@ -43,6 +43,12 @@ def features(prepared) -> pd.DataFrame:  # noqa: ANN001
     return build_features(prepared.warehouse, AS_OF)
 
 
+@pytest.fixture(scope="module")
+def fitted(features: pd.DataFrame) -> PersonaModel:
+    """One fit of the default model, read by the tests that check what it found (fit, not retrained each)."""
+    return PersonaModel().fit(features)
+
+
 def _planted(brand: Path, prepared) -> pd.Series:  # noqa: ANN001
     """The planted persona of each member (via the person behind its accounts)."""
     owners = pd.read_parquet(brand / "truth" / "account_person.parquet")
@@ -52,8 +58,13 @@ def _planted(brand: Path, prepared) -> pd.Series:  # noqa: ANN001
     return owned.groupby("member_id")["persona"].first()
 
 
-def test_recovers_the_planted_personas(brand: Path, prepared, features: pd.DataFrame) -> None:  # noqa: ANN001
-    model = PersonaModel().fit(features)
+def test_recovers_the_planted_personas(
+    brand: Path,
+    prepared,  # noqa: ANN001
+    features: pd.DataFrame,
+    fitted: PersonaModel,
+) -> None:
+    model = fitted
     assigned = model.assign(features).dropna(subset=["persona_id"])
     planted = _planted(brand, prepared).reindex(assigned["member_id"])
     assert model.k_ == 4
@@ -65,8 +76,8 @@ def test_recovers_the_planted_personas(brand: Path, prepared, features: pd.DataF
     assert (_planted(brand, prepared).reindex(members_of_gift) == "gift_store").mean() > 0.85
 
 
-def test_names_are_distinct_and_deterministic(features: pd.DataFrame) -> None:
-    first, second = PersonaModel().fit(features), PersonaModel().fit(features)
+def test_names_are_distinct_and_deterministic(features: pd.DataFrame, fitted: PersonaModel) -> None:
+    first, second = fitted, PersonaModel().fit(features)  # two independent fits of the same features
     assert first.personas_["name"].is_unique
     assert first.personas_["name"].tolist() == second.personas_["name"].tolist()
     assert first.personas_["description"].tolist() == second.personas_["description"].tolist()
@@ -75,9 +86,8 @@ def test_names_are_distinct_and_deterministic(features: pd.DataFrame) -> None:
     assert first.personas_["revenue_share"].sum() == pytest.approx(1.0)
 
 
-def test_members_without_recent_orders_get_no_persona(features: pd.DataFrame) -> None:
-    model = PersonaModel().fit(features)
-    assigned = model.assign(features)
+def test_members_without_recent_orders_get_no_persona(features: pd.DataFrame, fitted: PersonaModel) -> None:
+    assigned = fitted.assign(features)
     no_orders = features["orders_365d"].fillna(0).to_numpy() == 0
     assert no_orders.any() and assigned.loc[no_orders, "persona_id"].isna().all()
     assert assigned.loc[~no_orders, "persona_id"].notna().all()
