@@ -67,6 +67,12 @@ def member_truth(brand) -> pd.DataFrame:  # noqa: ANN001
     return members.drop_duplicates("member_id").merge(people)[["member_id", "response_type", "uplift_weight"]]
 
 
+@pytest.fixture(scope="module")
+def features(brand) -> pd.DataFrame:  # noqa: ANN001
+    """The members' features at AS_OF, built once and read by the tests that score strategies."""
+    return build_features(brand[1], AS_OF)
+
+
 def test_planted_response_types_show_in_the_outcomes(brand, member_truth: pd.DataFrame) -> None:  # noqa: ANN001
     _, wh, _ = brand
     touches = response_frame(wh, 14, AS_OF).merge(member_truth, on="member_id")
@@ -118,9 +124,9 @@ def test_verdict_and_logged_run(run: UpliftRun) -> None:
     assert "figures/qini_curves.png" in artifacts
 
 
-def test_member_uplift_for_a_planned_strategy(brand, run: UpliftRun, member_truth: pd.DataFrame) -> None:  # noqa: ANN001
-    _, wh, _ = brand
-    features = build_features(wh, AS_OF)
+def test_member_uplift_for_a_planned_strategy(
+    features: pd.DataFrame, run: UpliftRun, member_truth: pd.DataFrame
+) -> None:
     strategy = {"audience": "returning_member", "delivery": "private_domain", "promotion": "small_coupon",
                 "communication": "wecom", "activity": "repurchase_coupon"}  # fmt: skip
     uplift = member_uplift(run.model, features, strategy)
@@ -152,9 +158,9 @@ class _Champion:
         return features["orders_365d"].astype(float).fillna(0).to_numpy() / 100
 
 
-def test_propensity_from_the_champion_else_the_proxy(brand, run: UpliftRun, monkeypatch) -> None:  # noqa: ANN001
-    _, wh, settings = brand
-    held = build_features(wh, AS_OF).head(200).drop(columns=["as_of"])
+def test_propensity_from_the_champion_else_the_proxy(brand, features, run: UpliftRun, monkeypatch) -> None:  # noqa: ANN001
+    settings = brand[2]
+    held = features.head(200).drop(columns=["as_of"])
     held = held.assign(campaign_id="c", group="treatment", converted=0.0, touched_at=pd.Timestamp(AS_OF))
     held = held.assign(audience="returning_member", delivery="private_domain", promotion="none",
                        communication="sms", activity="member_day")  # fmt: skip
@@ -170,9 +176,9 @@ def test_propensity_from_the_champion_else_the_proxy(brand, run: UpliftRun, monk
     assert source == "proxy" and fallback == pytest.approx(proxy)
 
 
-def test_plan_uplift_ranks_each_audience_by_its_leading_strategy(brand, run: UpliftRun) -> None:  # noqa: ANN001
-    _, wh, _ = brand
-    features = build_features(wh, AS_OF)
+def test_plan_uplift_ranks_each_audience_by_its_leading_strategy(
+    features: pd.DataFrame, run: UpliftRun
+) -> None:
     members = features[["member_id"]].assign(
         audience=np.where(np.arange(len(features)) % 2, "new_member", "x")
     )
