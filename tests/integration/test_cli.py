@@ -29,6 +29,13 @@ def test_help_lists_every_stage() -> None:
         assert command in result.stdout
 
 
+def test_help_shows_the_defaults_written_in_it() -> None:
+    """Rich reads `[default: x]` in a help text as markup and drops it: the defaults must still show."""
+    shown = " ".join(run("allocate", "--help").stdout.split())
+    for default in ("(default: today)", "or else after the last order)", "(default: the KPI gap)"):
+        assert default in shown
+
+
 def test_stages_on_a_dirty_brand(tmp_path: Path) -> None:
     brand = tmp_path / "brand"
     assert run("demo-data", "--out", brand, "--members", "800", "--seed", "2", "--dirty").returncode == 0

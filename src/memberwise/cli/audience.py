@@ -27,7 +27,7 @@ def audience(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="Tables to compute the tags from [default: the current release's snapshot]"
+            "--data", help="Tables to compute the tags from (default: the current release's snapshot)"
         ),
     ] = None,
     as_of: OptionalAsOf = None,

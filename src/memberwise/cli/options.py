@@ -27,7 +27,7 @@ SourceOption = Annotated[
 SnapshotOption = Annotated[
     datetime | None,
     typer.Option(
-        "--snapshot-date", formats=["%Y-%m-%d"], help="Events after this day are rejected [default: today]"
+        "--snapshot-date", formats=["%Y-%m-%d"], help="Events after this day are rejected (default: today)"
     ),
 ]
 AsOfOption = Annotated[
@@ -38,7 +38,7 @@ OptionalAsOf = Annotated[
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
-        help="Cutoff date [default: the day after --snapshot-date, or else after the last order]",
+        help="Cutoff date (default: the day after --snapshot-date, or else after the last order)",
     ),
 ]
 EngineOption = Annotated[
@@ -58,7 +58,7 @@ ConfigDirOption = Annotated[
 SavedDataOption = Annotated[
     Path | None,
     typer.Option(
-        "--data", help="Tables to compute from [default: the inputs the last retrain saved, answered fast]"
+        "--data", help="Tables to compute from (default: the inputs the last retrain saved, answered fast)"
     ),
 ]
 

@@ -31,7 +31,7 @@ def gap(
         str, typer.Option(help="KPI period: a year (2026), quarter (2026-Q3) or half (2026-H2)")
     ],
     target: Annotated[
-        float | None, typer.Option(min=0, help="Revenue target [default: the kpi_targets row]")
+        float | None, typer.Option(min=0, help="Revenue target (default: the kpi_targets row)")
     ] = None,
     data: SavedDataOption = None,
     as_of: OptionalAsOf = None,
@@ -75,7 +75,7 @@ def forecast_series(
     ],
     out: Annotated[Path, typer.Option(help="Directory for forecast.csv, backtest.csv (and rejects.csv)")],
     events: Annotated[
-        Path | None, typer.Option(help="Events calendar: columns event, date [default: the config's]")
+        Path | None, typer.Option(help="Events calendar: columns event, date (default: the config's)")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -105,15 +105,15 @@ def forecast_series(
 def allocate(
     budget: Annotated[
         float | None,
-        typer.Option(min=0, help="Budget (yuan) for the planning period; close-gap: a cap [default: none]"),
+        typer.Option(min=0, help="Budget (yuan) for the planning period; close-gap: a cap (default: none)"),
     ] = None,
     mode: Annotated[
         Literal["max-revenue", "close-gap"],
         typer.Option(help="max-revenue within the budget, or the cheapest plan closing the KPI gap"),
     ] = "max-revenue",
-    period: Annotated[str | None, typer.Option(help="close-gap: the KPI period [default: this year]")] = None,
+    period: Annotated[str | None, typer.Option(help="close-gap: the KPI period (default: this year)")] = None,
     gap_target: Annotated[
-        float | None, typer.Option(min=0, help="close-gap: revenue to add [default: the KPI gap]")
+        float | None, typer.Option(min=0, help="close-gap: revenue to add (default: the KPI gap)")
     ] = None,
     data: SavedDataOption = None,
     out: Annotated[
