@@ -8,24 +8,24 @@ export BENTOML_DO_NOT_TRACK=true
 
 .PHONY: demo test test-fast lint lock bench serve ui clean
 
-# The venv installs the locked versions, and again whenever requirements.lock or pyproject.toml changes.
-$(BIN)/memberwise: pyproject.toml requirements.lock
+# The venv installs the locked versions, and again whenever requirements.txt or pyproject.toml changes.
+$(BIN)/memberwise: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.txt -e '.[dev]'
 	touch $@
 
 # Re-resolve pyproject's ranges in a scratch venv with pip (uv misses the local CPU torch wheel) and pin
 # everything it installed; then `make test` installs and tests exactly that.
-lock:  ## regenerate requirements.lock from pyproject.toml
+lock:  ## regenerate requirements.txt from pyproject.toml
 	set -e; scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
 	$(PYTHON) -m venv "$$scratch"; \
 	"$$scratch/bin/pip" install --quiet --disable-pip-version-check -e '.[dev]'; \
 	{ echo "# Pinned versions of every dependency, resolved by pip from pyproject.toml (\`make lock\` regenerates it)."; \
-	  echo "# Used as pip constraints: \`pip install -c requirements.lock -e '.[dev]'\`; pyproject.toml keeps the ranges."; \
-	  "$$scratch/bin/pip" freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock.new; \
-	if grep -Ei '^(nvidia-.*-cu[0-9]+|triton)==' requirements.lock.new; then \
-	  echo "CUDA packages resolved: torch must stay the local CPU wheel" >&2; rm requirements.lock.new; exit 1; fi; \
-	mv requirements.lock.new requirements.lock
+	  echo "# Used as pip constraints: \`pip install -c requirements.txt -e '.[dev]'\`; pyproject.toml keeps the ranges."; \
+	  "$$scratch/bin/pip" freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.txt.new; \
+	if grep -Ei '^(nvidia-.*-cu[0-9]+|triton)==' requirements.txt.new; then \
+	  echo "CUDA packages resolved: torch must stay the local CPU wheel" >&2; rm requirements.txt.new; exit 1; fi; \
+	mv requirements.txt.new requirements.txt
 
 demo: $(BIN)/memberwise  ## set up, generate the demo brand, run the main job
 	$(BIN)/memberwise demo

@@ -1,4 +1,4 @@
-"""requirements.lock pins what pyproject.toml asks for: `make lock` after changing a dependency."""
+"""requirements.txt pins what pyproject.toml asks for: `make lock` after changing a dependency."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def disagreements(pyproject: dict, pins: dict[NormalizedName, Version]) -> list[
     for requirement in required(pyproject):
         pinned = pins.get(canonicalize_name(requirement.name))
         if pinned is None:
-            problems.append(f"{requirement.name} is not in requirements.lock")
+            problems.append(f"{requirement.name} is not in requirements.txt")
         elif not requirement.specifier.contains(pinned, prereleases=True):
             problems.append(f"{requirement.name}=={pinned} is outside pyproject's {requirement.specifier}")
     return problems
@@ -59,7 +59,7 @@ def pyproject() -> dict:
 
 @pytest.fixture(scope="module")
 def pins() -> dict[NormalizedName, Version]:
-    return read_lock((ROOT / "requirements.lock").read_text())
+    return read_lock((ROOT / "requirements.txt").read_text())
 
 
 def test_lock_pins_every_requirement_within_its_range(
@@ -72,7 +72,7 @@ def test_a_pin_outside_the_range_or_a_missing_pin_is_caught(pyproject: dict) -> 
     pins = read_lock("pandas==1.5.3\n")
     problems = disagreements(pyproject, pins)
     assert "pandas==1.5.3 is outside pyproject's >=2.2" in problems
-    assert "duckdb is not in requirements.lock" in problems
+    assert "duckdb is not in requirements.txt" in problems
 
 
 def test_lock_holds_the_cpu_torch_and_no_cuda_packages(pins: dict[NormalizedName, Version]) -> None:
@@ -81,7 +81,7 @@ def test_lock_holds_the_cpu_torch_and_no_cuda_packages(pins: dict[NormalizedName
 
 
 def test_the_tested_environment_is_the_locked_one(pins: dict[NormalizedName, Version]) -> None:
-    """Tests run on exactly the locked versions (`make` re-installs when requirements.lock changes)."""
+    """Tests run on exactly the locked versions (`make` re-installs when requirements.txt changes)."""
     installed = {
         canonicalize_name(dist.metadata["Name"]): Version(dist.version)
         for dist in importlib.metadata.distributions()
