@@ -23,7 +23,7 @@ from memberwise.modeling.propensity import (
 )
 from memberwise.modeling.propensity.calibration import METHODS, choose
 from memberwise.modeling.propensity.candidates import logit
-from memberwise.modeling.propensity.tournament import pick
+from memberwise.modeling.propensity.tournament import Split, calibrate, pick
 
 
 def members(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -124,6 +124,23 @@ def test_every_candidate_serves_through_one_interface(data, served) -> None:
         again = pickle.loads(pickle.dumps(model))
         np.testing.assert_allclose(again.predict_proba(test.head(50)), p[:50])
         assert len(model.reasons(test.head(5))) == 5
+
+
+def test_the_tournament_reuses_member_outputs_for_the_blend_exactly(data, candidates) -> None:
+    """The blend's validation output comes from its members' (not predicted twice), and is the same."""
+    (train, y), early, (cal, y_cal), (test, y_test) = data
+    split = Split((train, y), early, (cal, y_cal), (test, y_test))
+    calls = []
+    lightgbm = candidates["lightgbm"]
+    original = lightgbm.predict_raw
+    lightgbm.predict_raw = lambda frame: calls.append(len(frame)) or original(frame)
+    try:
+        *_, raw = calibrate(candidates, split, FeatureSpec(), "beta", 0.03)
+    finally:
+        del lightgbm.predict_raw
+    assert calls == [len(cal), len(test)]  # once per half: the blend did not ask again
+    expected = np.concatenate([candidates["blend"].predict_raw(cal), candidates["blend"].predict_raw(test)])
+    np.testing.assert_allclose(raw["blend"], expected, rtol=1e-12)
 
 
 def test_bgnbd_shapley_values_add_up(candidates, data) -> None:

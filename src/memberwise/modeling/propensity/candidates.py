@@ -314,7 +314,16 @@ class Blend:
         return self
 
     def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(self._stack(features))[:, 1])
+        return self.combine([m.predict_raw(features) for m in self.members])
+
+    def combine(self, member_raw: list[np.ndarray]) -> np.ndarray:
+        """The blend's output from its members' outputs (in `members` order).
+
+        For a caller already holding them: at a million rows, predicting the trees again costs more
+        than the whole stack.
+        """
+        stacked = np.column_stack([logit(raw) for raw in member_raw])
+        return np.asarray(self.model_.predict_proba(stacked)[:, 1])
 
     def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
         frames = [m.inputs(features) for m in self.members]

@@ -59,6 +59,7 @@ class Outcome:
     champion: str
     why: str
     eligible: list[str] = field(default_factory=list)
+    raw: dict[str, np.ndarray] = field(default_factory=dict)  # each candidate's raw output, same order
 
 
 def fit_scorers(split: Split, lightgbm: Any, bgnbd: BGNBDScorer, names: tuple[str, ...]) -> dict[str, Any]:
@@ -81,14 +82,16 @@ def calibrate(
 
     The method is `method`, or the one chosen for each candidate on the calibration half when 'auto'.
     The raw output covers the validation window (calibration half, then holdout half): each candidate
-    predicts it once (at a million members, predicting is most of a tournament's time).
+    predicts it once, and a blend combines its members' (at a million members, predicting is most of
+    a tournament's time).
     """
     (cal, y_cal), (hold, y_hold) = split.calibration, split.holdout
     y_cal, y_hold = np.asarray(y_cal, dtype=int), np.asarray(y_hold, dtype=int)
-    models, probability, tables, raw = {}, {}, {}, {}
+    models, probability, tables = {}, {}, {}
+    raw: dict[str, np.ndarray] = {}
     for name, scorer in scorers.items():
-        raw_cal, raw_hold = scorer.predict_raw(cal), scorer.predict_raw(hold)
-        raw[name] = np.concatenate([raw_cal, raw_hold])
+        raw[name] = _validation_raw(scorer, cal, hold, scorers, raw)
+        raw_cal, raw_hold = raw[name][: len(cal)], raw[name][len(cal) :]
         chosen = method
         if method == "auto":
             choice = calibration.choose(raw_cal, y_cal, max_ece=max_ece, seed=seed)
@@ -98,6 +101,20 @@ def calibrate(
         probability[name] = np.concatenate([mirror(raw_cal), served(raw_hold)])
         models[name] = PropensityModel.assemble(scorer, served, float(y_cal.mean()), spec)
     return models, probability, tables, raw
+
+
+def _validation_raw(
+    scorer: Any, cal: pd.DataFrame, hold: pd.DataFrame, scorers: dict[str, Any], known: dict[str, np.ndarray]
+) -> np.ndarray:
+    """A scorer's raw output on the validation window (calibration half, then holdout half).
+
+    A blend whose members already predicted it (they come first in `scorers`) combines their outputs.
+    """
+    if isinstance(scorer, Blend) and all(
+        m.name in known and scorers.get(m.name) is m for m in scorer.members
+    ):
+        return scorer.combine([known[m.name] for m in scorer.members])
+    return np.concatenate([scorer.predict_raw(cal), scorer.predict_raw(hold)])
 
 
 def measure(
@@ -184,4 +201,4 @@ def run(
     rows = [measure(name, model, probability[name], raw[name], y) for name, model in models.items()]
     table = pd.DataFrame(rows)
     champion, why, eligible = pick(table, min_auc, max_ece, tie_logloss, calibration_max_ece)
-    return Outcome(models, y, probability, table, tables, champion, why, eligible)
+    return Outcome(models, y, probability, table, tables, champion, why, eligible, raw)
