@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from memberwise import release
+from memberwise import registry, release
 from memberwise.config import (
     BacktestConfig,
     ForecastConfig,
@@ -133,6 +133,10 @@ def test_run_is_logged_with_stable_names_and_registered(trained, settings: Setti
     assert str(version.version) == trained.model_version
     assert version.tags["candidate"] == winner == trained.model.candidate
     assert version.tags["windows.validation_cutoff"] == str(trained.window.validation_cutoff)
+    # What the gate reuses instead of predicting again is what the registered model predicts.
+    holdout = trained.window.take("holdout")[0]
+    served = registry.load("propensity", trained.model_version).predict_proba(holdout)
+    np.testing.assert_allclose(trained.holdout_p, served, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.slow

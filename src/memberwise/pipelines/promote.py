@@ -14,6 +14,7 @@ import logging
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from memberwise import registry
@@ -67,12 +68,14 @@ def promote_propensity(
     settings: Settings,
     trigger: str = "manual",
     window: LabelledWindow | None = None,
+    known: tuple[str, np.ndarray] | None = None,
 ) -> GateDecision:
     """Evaluate challenger vs champion on the same fresh holdout and move the aliases if approved.
 
     `window` is the labelled window at `as_of` when the caller already built it (a retrain has); it is
-    rebuilt when it was built with another spec than the challenger's. `cfg` gives the gate rules,
-    the threshold and the member split only.
+    rebuilt when it was built with another spec than the challenger's. `known` is (version, its
+    probabilities on that window's holdout) when the caller has them (training computed them): the
+    challenger is not predicted again. `cfg` gives the gate rules, the threshold and the member split only.
     """
     client = configure(settings)
     challenger = registry.version_by_alias(client, "propensity", CHALLENGER)
@@ -84,9 +87,12 @@ def promote_propensity(
     challenger_model = registry.load("propensity", challenger)
     spec = challenger_model.feature_spec
     if window is None or window.spec != spec:
-        window = validation_window(wh, as_of, spec, cfg.split)
+        window, known = validation_window(wh, as_of, spec, cfg.split), None
     holdout, y = window.take("holdout")
-    challenger_p = challenger_model.predict_proba(holdout)
+    if known is not None and known[0] == challenger and len(known[1]) == len(y):
+        challenger_p = known[1]
+    else:
+        challenger_p = challenger_model.predict_proba(holdout)
     metrics = evaluation.classification_metrics(y, challenger_p, cfg.threshold)
     champion_metrics, psi = None, None
     if champion is not None:

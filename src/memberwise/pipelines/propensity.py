@@ -73,6 +73,7 @@ class TrainResult:
     model: PropensityModel
     window: LabelledWindow  # reused by the gate, so a retrain computes the window's features once
     outcome: tournament.Outcome | None = None
+    holdout_p: np.ndarray | None = None  # the registered model on the window's holdout (for the gate)
 
 
 def feature_spec(cfg: PropensityConfig, settings: Settings) -> FeatureSpec:
@@ -269,7 +270,8 @@ def train_propensity(
         metrics["val_ece"],
         outcome.why,
     )
-    return TrainResult(run.info.run_id, version, metrics, model, window, outcome)
+    holdout_p = model.calibrated(outcome.raw[outcome.champion][len(split.calibration[1]) :])
+    return TrainResult(run.info.run_id, version, metrics, model, window, outcome, holdout_p)
 
 
 def _window_tags(window: LabelledWindow) -> dict[str, str]:

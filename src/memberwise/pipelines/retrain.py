@@ -144,8 +144,11 @@ def retrain(
                     step = "train forecast"
                     forecast = train_forecast(wh, cutoff, cfg.forecast, settings, trigger, progress)
                     step = "gate propensity"
+                    known = (
+                        (trained.model_version, trained.holdout_p) if trained.holdout_p is not None else None
+                    )
                     decision = promote_propensity(
-                        wh, cutoff, cfg.propensity, settings, trigger, trained.window
+                        wh, cutoff, cfg.propensity, settings, trigger, trained.window, known
                     )
                     if decision.serving is None:
                         raise MemberwiseError(
