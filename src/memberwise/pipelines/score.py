@@ -27,7 +27,8 @@ from memberwise.settings import Settings
 from memberwise.snapshot import SCORE_COLUMNS
 from memberwise.warehouse import SqlWarehouse, Warehouse
 
-REASONS_IN_SNAPSHOT = 20_000  # TreeSHAP: ~6k rows/s for a small model, a few hundred for a big one
+# TreeSHAP: ~6k rows/s for a small model, ~250 for a 1M-member brand's (20k took 80 s of its retrain).
+REASONS_IN_SNAPSHOT = 5_000
 
 
 def score_members(
