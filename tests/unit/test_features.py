@@ -495,3 +495,16 @@ def test_column_types_follow_the_catalogue(feats: pd.DataFrame) -> None:
     for feature in CATALOGUE:
         want = expected[feature.kind]
         assert checks[want](feats[feature.name]), f"{feature.name}: {feats[feature.name].dtype}, not {want}"
+
+
+def test_a_subset_of_members_gets_the_same_rows_as_in_the_whole_table(
+    wh: Warehouse, ids: dict[str, str]
+) -> None:
+    """RFM scores rank every member, so a subset's rows must not be re-ranked among the subset alone."""
+    whole = build_features(wh, AS_OF)
+    wanted = pd.Series([ids["D"], ids["A"], ids["A"], "no-such-member"])
+    subset = build_features(wh, AS_OF, members=wanted)
+    expected = whole[whole["member_id"].isin(wanted)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(subset, expected)
+    assert set(subset["r_score"]) == {1, 5}  # ranked among everyone: D lowest, A highest
+    assert "feature_subset" not in set(wh.df("SHOW TABLES")["name"])

@@ -23,6 +23,7 @@ PROMOTION_LEVELS = ((0.8, "fanatic"), (0.5, "sensitive"), (0.2, "neutral"))  # e
 HIGH_VALUE_QUANTILE = 0.8  # 80/20: the top fifth of 365-day buyers by revenue is "high value"
 HIGH_FREQUENCY_MIN_ORDERS = 2  # a repeat buyer
 STORED_BASE = "feature_base"  # the table write_features stores `base` in for one write
+SUBSET = "feature_subset"  # the member ids a subset of the feature table is asked for
 RFM_SEGMENTS = {
     "HHH": "important_value",
     "HLH": "important_development",
@@ -277,11 +278,14 @@ def feature_sql(
     has_interactions: bool,
     label_horizon: int | None = None,
     base_table: str | None = None,
+    subset_table: str | None = None,
 ) -> str:
     """Build the whole feature query (one statement) for a cutoff; columns as `FEATURE_COLUMNS`.
 
     With `label_horizon`, a last column `repurchased` (as `repurchase_labels`) in the same statement.
     With `base_table`, `base` is read from that table (stored from `base_sql`) instead of computed.
+    With `subset_table` (a `member_id` column), only those members' rows are returned; population-wide
+    features (RFM scores, the high-value cut) are still ranked among every member.
     """
     day = as_of_date(as_of)
     tags = _tag_expressions(new_window_days, has_interactions)
@@ -300,16 +304,29 @@ def feature_sql(
     return f"""WITH {", ".join(ctes)}
         SELECT {columns}
         FROM base b LEFT JOIN rfm r ON r.member_key = b.member_key CROSS JOIN value_cut v {label_join}
+        {f"WHERE b.member_id IN (SELECT member_id FROM {subset_table})" if subset_table else ""}
         ORDER BY b.member_key"""
 
 
-def build_features(wh: SqlWarehouse, as_of: date | str, new_window_days: int = 90) -> pd.DataFrame:
+def build_features(
+    wh: SqlWarehouse, as_of: date | str, new_window_days: int = 90, members: pd.Series | None = None
+) -> pd.DataFrame:
     """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`.
 
-    The frame records its `new_window_days` in `attrs`, so a scorer can tell whether it matches its model.
+    `members` (member ids) keeps only their rows, each the same as in the whole table: uplift needs a
+    few thousand members at each of a dozen past cutoffs, and fetching a million rows each time cost
+    most of its time. The frame records its `new_window_days` in `attrs`, so a scorer can tell whether
+    it matches its model.
     """
-    sql = feature_sql(as_of, new_window_days, "loyalty" in wh.present, "interactions" in wh.present)
-    features = fetch(wh, sql)
+    has = ("loyalty" in wh.present, "interactions" in wh.present)
+    if members is None:
+        features = fetch(wh, feature_sql(as_of, new_window_days, *has))
+    else:
+        wh.put(SUBSET, pd.DataFrame({"member_id": pd.unique(members.astype(str))}))
+        try:
+            features = fetch(wh, feature_sql(as_of, new_window_days, *has, subset_table=SUBSET))
+        finally:
+            wh.execute(f"DROP TABLE IF EXISTS {SUBSET}")
     features.attrs["new_window_days"] = int(new_window_days)
     return features
 

@@ -50,6 +50,7 @@ class BudgetRun:
     run_id: str
     tiers: int
     members: pd.DataFrame  # member_id, audience, score, tier: the table the member lists were picked from
+    touches: pd.DataFrame  # the closed-window touches responses came from (a retrain's uplift reuses them)
 
 
 def tier_count(frame: pd.DataFrame, cfg: BudgetConfig) -> int:
@@ -184,12 +185,12 @@ def allocate(
     if overrides:
         cfg = BudgetOverrides.model_validate(overrides).apply(cfg)
     as_of = as_of or default_cutoff(wh, settings.snapshot_date)
-    frame = response_frame(wh, cfg.response_window_days, as_of)
-    if frame.empty or not (frame["group"] == "control").any():
+    touches = response_frame(wh, cfg.response_window_days, as_of)
+    if touches.empty or not (touches["group"] == "control").any():
         raise MemberwiseError("no campaign touches with a control group and a complete response window")
-    members, bands = _member_table(wh, settings, as_of, tier_count(frame, cfg), scores)
-    frame["tier"] = (
-        frame["member_id"].map(members.set_index("member_id")["tier"]) if bands > 1 else SINGLE_TIER
+    members, bands = _member_table(wh, settings, as_of, tier_count(touches, cfg), scores)
+    frame = touches.assign(
+        tier=touches["member_id"].map(members.set_index("member_id")["tier"]) if bands > 1 else SINGLE_TIER
     )
     grid = strategy_grid(cfg)
     tiers = sorted(members["tier"].dropna().unique()) or [SINGLE_TIER]
@@ -208,7 +209,7 @@ def allocate(
     )  # fmt: skip
     for message in result.messages:
         log.warning("budget: %s", message)
-    return BudgetRun(result, responses, cells, contacts, curve, run_id, bands, members)
+    return BudgetRun(result, responses, cells, contacts, curve, run_id, bands, members, touches)
 
 
 def _no_curve() -> pd.DataFrame:

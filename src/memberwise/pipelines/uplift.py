@@ -89,21 +89,32 @@ def model_frame(features: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=features.index)
 
 
-def touch_history(wh: Warehouse, window_days: int, as_of: date, max_rows: int, seed: int) -> pd.DataFrame:
-    """Closed-window touches of the last `history_months` months (at most max_rows) with their features."""
+def touch_history(
+    wh: Warehouse,
+    window_days: int,
+    as_of: date,
+    max_rows: int,
+    seed: int,
+    touches: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Closed-window touches of the last `history_months` months (at most max_rows) with their features.
+
+    `touches` is `response_frame(wh, window_days, as_of)` when the caller has it (a retrain's plan has).
+    """
     if "campaign_touches" not in wh.present:
         raise MemberwiseError("uplift needs campaign_touches (campaigns with treatment and control groups)")
-    touches = response_frame(wh, window_days, as_of)
+    if touches is None:
+        touches = response_frame(wh, window_days, as_of)
     if touches.empty:
         raise MemberwiseError(f"no campaign touch has a response window closed by {as_of}")
     if len(touches) > max_rows:
         touches = touches.sample(max_rows, random_state=seed).reset_index(drop=True)
-    touches["cutoff"] = touches["touched_at"].dt.to_period("M").dt.start_time.dt.date
+    touches = touches.assign(cutoff=touches["touched_at"].dt.to_period("M").dt.start_time.dt.date)
     latest = sorted(touches["cutoff"].unique())[-history_months(wh) :]
     touches = touches[touches["cutoff"].isin(latest)]
     parts = []
     for cutoff, group in touches.groupby("cutoff", sort=True):
-        features = build_features(wh, cutoff).drop(columns=["as_of"])
+        features = build_features(wh, cutoff, members=group["member_id"]).drop(columns=["as_of"])
         parts.append(group.merge(features, on="member_id", how="inner"))
     history = pd.concat(parts, ignore_index=True)
     unknown = len(touches) - len(history)  # members first seen after their touch's month began
@@ -260,12 +271,14 @@ def train_uplift(
     seed: int = 0,
     trigger: str = "manual",
     propensity_version: str | None = None,
+    touches: pd.DataFrame | None = None,
 ) -> UpliftRun:
     """Learn uplift from the campaign history, judge it on the latest campaigns, log one MLflow run.
 
     `propensity_version`: the propensity ranking to beat (default: the registered champion).
+    `touches`: the response frame with the same `window_days` and `as_of`, when the caller has it.
     """
-    history = touch_history(wh, window_days, as_of, max_rows, seed)
+    history = touch_history(wh, window_days, as_of, max_rows, seed, touches)
     train, holdout = split_in_time(history, holdout_share)
     judged = XLearner(seed=seed).fit(
         _learner_input(train), (train["group"] == "treatment").to_numpy(), train["converted"].to_numpy()

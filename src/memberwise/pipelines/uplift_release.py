@@ -50,7 +50,15 @@ def release_uplift(
         problems = "; ".join(p for p in planned.problems if "budget" in p) or "the plan is empty"
         return _unchanged(scores, planned, f"the release has no budget plan to rank members for ({problems})")
     try:
-        run = train_uplift(wh, settings, as_of, trigger=trigger, propensity_version=_served_version(scores))
+        run = train_uplift(
+            wh,
+            settings,
+            as_of,
+            planned.inputs.budget.response_window_days,  # the plan's response window, and its touches
+            trigger=trigger,
+            propensity_version=_served_version(scores),
+            touches=budget.touches,
+        )
         return _applied(run, features, scores, planned)
     except MemberwiseError as exc:
         return _unchanged(scores, planned, str(exc))
