@@ -305,10 +305,11 @@ def _bgnbd_feature_effect(
 ) -> dict[str, float]:
     """LightGBM with and without the BG/NBD features, compared on the holdout half (raw AUC).
 
-    A big brand refits both on the tuning sample (`optuna.tune_rows`) rather than everyone: it is a
-    diagnostic, not the served model. A small brand reuses the fitted model for its own variant.
+    A big brand refits both on the tuning sample (`optuna.tune_rows`) rather than everyone, and compares
+    them on the same sample of at most 4x as many holdout members: it is a diagnostic, not the served
+    model. A small brand reuses the fitted model for its own variant.
     """
-    holdout, y = split.holdout
+    holdout, y = sample_rows(*split.holdout, 4 * cfg.optuna.tune_rows, cfg.optuna.seed)
     train = sample_rows(*split.train, cfg.optuna.tune_rows, cfg.optuna.seed)
     early = sample_rows(*split.early_stop, cfg.optuna.tune_rows, cfg.optuna.seed)
     sampled = len(train[1]) < len(split.train[1])
