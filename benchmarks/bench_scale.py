@@ -12,7 +12,7 @@ Each brand is generated once (`memberwise demo-data`, in a child process) and ca
 
 `--retrain` also runs `memberwise retrain` on the largest brand (target <= 30 min on 2 cores) and prints
 the time and the peak RSS so far at the end of every step (nested steps indented).
-Usage: python benchmarks/bench_scale.py [--members 1000000 10000000] [--seed 7] [--retrain]
+Usage: python benchmarks/bench_scale.py [--members 1000000 10000000] [--seed 7] [--retrain | --retrain-only]
 """
 
 from __future__ import annotations
@@ -238,16 +238,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--retrain", action="store_true", help="also retrain the largest brand (long)")
     parser.add_argument(
+        "--retrain-only", action="store_true", help="retrain the largest brand without the features runs"
+    )
+    parser.add_argument(
         "--warehouse-file",
         metavar="NAME",
         help="force a file-backed warehouse (MEMBERWISE_WAREHOUSE_PATH) named NAME in the run's home",
     )
     args = parser.parse_args()
     sizes = sorted(args.members)
-    results = {m: bench_features(m, args.seed, args.warehouse_file) for m in sizes}
-    if len(sizes) > 1:
-        growth(sizes, results)
-    if args.retrain:
+    if not args.retrain_only:
+        results = {m: bench_features(m, args.seed, args.warehouse_file) for m in sizes}
+        if len(sizes) > 1:
+            growth(sizes, results)
+    if args.retrain or args.retrain_only:
         bench_retrain(sizes[-1], args.seed, args.warehouse_file)
 
 
