@@ -61,8 +61,17 @@ def one_campaign(brand_of: BrandOf, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _planned(plan: pd.DataFrame | None, problems: list[str]) -> PlanSummary:
-    """A planning step's summary with only what release_uplift reads (a budget run's plan, the problems)."""
-    budget = None if plan is None else SimpleNamespace(allocation=SimpleNamespace(plan=plan), members=None)
+    """A planning step's summary with only what release_uplift reads (a budget run's plan, the problems).
+
+    Without the plan's touches (None), uplift reads them from the warehouse itself.
+    """
+    budget = (
+        None
+        if plan is None
+        else SimpleNamespace(
+            allocation=SimpleNamespace(plan=plan), members=None, touches=None, response_window_days=14
+        )
+    )
     return PlanSummary(inputs=None, budget=budget, problems=problems)  # type: ignore[arg-type]
 
 

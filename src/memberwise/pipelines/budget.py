@@ -51,6 +51,7 @@ class BudgetRun:
     tiers: int
     members: pd.DataFrame  # member_id, audience, score, tier: the table the member lists were picked from
     touches: pd.DataFrame  # the closed-window touches responses came from (a retrain's uplift reuses them)
+    response_window_days: int  # the response window of those touches
 
 
 def tier_count(frame: pd.DataFrame, cfg: BudgetConfig) -> int:
@@ -209,7 +210,9 @@ def allocate(
     )  # fmt: skip
     for message in result.messages:
         log.warning("budget: %s", message)
-    return BudgetRun(result, responses, cells, contacts, curve, run_id, bands, members, touches)
+    return BudgetRun(
+        result, responses, cells, contacts, curve, run_id, bands, members, touches, cfg.response_window_days
+    )
 
 
 def _no_curve() -> pd.DataFrame:

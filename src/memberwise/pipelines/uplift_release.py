@@ -54,7 +54,7 @@ def release_uplift(
             wh,
             settings,
             as_of,
-            planned.inputs.budget.response_window_days,  # the plan's response window, and its touches
+            budget.response_window_days,  # the plan's response window, and its touches
             trigger=trigger,
             propensity_version=_served_version(scores),
             touches=budget.touches,
