@@ -306,11 +306,13 @@ class Blend:
             names += [c for c in member.feature_names_ if c not in names]
         return names
 
-    def _stack(self, features: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([logit(m.predict_raw(features)) for m in self.members])
+    @staticmethod
+    def _stack(member_raw: list[np.ndarray]) -> np.ndarray:
+        return np.column_stack([logit(raw) for raw in member_raw])
 
     def fit(self, features: pd.DataFrame, y: np.ndarray) -> Blend:
-        self.model_ = LogisticRegression(C=1.0).fit(self._stack(features), y)
+        stacked = self._stack([m.predict_raw(features) for m in self.members])
+        self.model_ = LogisticRegression(C=1.0).fit(stacked, y)
         return self
 
     def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
@@ -322,8 +324,7 @@ class Blend:
         For a caller already holding them: at a million rows, predicting the trees again costs more
         than the whole stack.
         """
-        stacked = np.column_stack([logit(raw) for raw in member_raw])
-        return np.asarray(self.model_.predict_proba(stacked)[:, 1])
+        return np.asarray(self.model_.predict_proba(self._stack(member_raw))[:, 1])
 
     def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
         frames = [m.inputs(features) for m in self.members]
