@@ -8,24 +8,25 @@ export BENTOML_DO_NOT_TRACK=true
 
 .PHONY: demo test test-fast lint lock bench serve ui clean
 
-# The venv installs the locked versions, and again whenever requirements.txt or pyproject.toml changes.
-$(BIN)/memberwise: pyproject.toml requirements.txt
+# uv installs the lock; pip only bootstraps uv itself, at the version the lock pins (test_lock checks it).
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The venv holds exactly the locked versions, re-synced whenever uv.lock or pyproject.toml changes;
+# `--locked` stops with an error when pyproject.toml changed without `make lock`.
+$(BIN)/memberwise: pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --quiet --locked --extra dev --python $(BIN)/python
 	touch $@
 
-# Re-resolve pyproject's ranges in a scratch venv with pip (uv misses the local CPU torch wheel) and pin
-# everything it installed; then `make test` installs and tests exactly that.
-lock:  ## regenerate requirements.txt from pyproject.toml
-	set -e; scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
-	$(PYTHON) -m venv "$$scratch"; \
-	"$$scratch/bin/pip" install --quiet --disable-pip-version-check -e '.[dev]'; \
-	{ echo "# Pinned versions of every dependency, resolved by pip from pyproject.toml (\`make lock\` regenerates it)."; \
-	  echo "# Used as pip constraints: \`pip install -c requirements.txt -e '.[dev]'\`; pyproject.toml keeps the ranges."; \
-	  "$$scratch/bin/pip" freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.txt.new; \
-	if grep -Ei '^(nvidia-.*-cu[0-9]+|triton)==' requirements.txt.new; then \
-	  echo "CUDA packages resolved: torch must stay the local CPU wheel" >&2; rm requirements.txt.new; exit 1; fi; \
-	mv requirements.txt.new requirements.txt
+# Re-resolve pyproject's ranges into uv.lock, keeping every locked version that still fits; then `make test`
+# installs and tests exactly that.
+lock: | $(BIN)/uv  ## regenerate uv.lock from pyproject.toml
+	$(BIN)/uv lock --python $(BIN)/python
 
 demo: $(BIN)/memberwise  ## set up, generate the demo brand, run the main job
 	$(BIN)/memberwise demo

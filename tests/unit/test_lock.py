@@ -1,4 +1,4 @@
-"""requirements.txt pins what pyproject.toml asks for: `make lock` after changing a dependency."""
+"""uv.lock pins what pyproject.toml asks for, and the tests run on it (`make lock` after a change)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,13 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 CUDA_PACKAGE = re.compile(r"^(nvidia-.*-cu\d+|triton)$")  # nvidia-ml-py (NVML bindings, for bentoml) is fine
+PROJECT = canonicalize_name("memberwise")
 
 
-def read_lock(text: str) -> dict[NormalizedName, Version]:
-    """Name -> pinned version of a `pip freeze` file; anything but `name==version` is an error."""
-    pins: dict[NormalizedName, Version] = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, sep, version = line.partition("==")
-        assert sep and " " not in line, f"not a pin: {line!r}"
-        pins[canonicalize_name(name)] = Version(version)
+def read_lock(lock: dict) -> dict[NormalizedName, Version]:
+    """Name -> locked version of every package in a uv.lock, the project itself left out."""
+    pins = {canonicalize_name(package["name"]): Version(package["version"]) for package in lock["package"]}
+    pins.pop(PROJECT, None)
     return pins
 
 
@@ -46,7 +41,7 @@ def disagreements(pyproject: dict, pins: dict[NormalizedName, Version]) -> list[
     for requirement in required(pyproject):
         pinned = pins.get(canonicalize_name(requirement.name))
         if pinned is None:
-            problems.append(f"{requirement.name} is not in requirements.txt")
+            problems.append(f"{requirement.name} is not in uv.lock")
         elif not requirement.specifier.contains(pinned, prereleases=True):
             problems.append(f"{requirement.name}=={pinned} is outside pyproject's {requirement.specifier}")
     return problems
@@ -59,7 +54,7 @@ def pyproject() -> dict:
 
 @pytest.fixture(scope="module")
 def pins() -> dict[NormalizedName, Version]:
-    return read_lock((ROOT / "requirements.txt").read_text())
+    return read_lock(tomllib.loads((ROOT / "uv.lock").read_text()))
 
 
 def test_lock_pins_every_requirement_within_its_range(
@@ -69,19 +64,26 @@ def test_lock_pins_every_requirement_within_its_range(
 
 
 def test_a_pin_outside_the_range_or_a_missing_pin_is_caught(pyproject: dict) -> None:
-    pins = read_lock("pandas==1.5.3\n")
+    pins = read_lock({"package": [{"name": "pandas", "version": "1.5.3"}]})
     problems = disagreements(pyproject, pins)
     assert "pandas==1.5.3 is outside pyproject's >=2.2" in problems
-    assert "duckdb is not in requirements.txt" in problems
+    assert "duckdb is not in uv.lock" in problems
 
 
 def test_lock_holds_the_cpu_torch_and_no_cuda_packages(pins: dict[NormalizedName, Version]) -> None:
-    assert pins[canonicalize_name("torch")].public == "2.13.0"
+    assert str(pins[canonicalize_name("torch")]) == "2.13.0+cpu"
     assert [name for name in pins if CUDA_PACKAGE.match(name)] == []
 
 
+def test_make_bootstraps_the_locked_uv(pins: dict[NormalizedName, Version]) -> None:
+    """The Makefile installs uv with pip before uv installs the lock; both must be the same uv."""
+    bootstrap = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert bootstrap is not None
+    assert Version(bootstrap.group(1)) == pins[canonicalize_name("uv")]
+
+
 def test_the_tested_environment_is_the_locked_one(pins: dict[NormalizedName, Version]) -> None:
-    """Tests run on exactly the locked versions (`make` re-installs when requirements.txt changes)."""
+    """Tests run on exactly the locked versions (`make` re-syncs when uv.lock changes)."""
     installed = {
         canonicalize_name(dist.metadata["Name"]): Version(dist.version)
         for dist in importlib.metadata.distributions()
