@@ -313,6 +313,9 @@ def build_features(
 ) -> pd.DataFrame:
     """One row per member known before the cutoff, sorted by member_id, columns as `FEATURE_COLUMNS`.
 
+    Every member's rows come from the two-statement form (`stored_base_features`), which fits a 10M-member
+    brand in DuckDB's memory limit; the one-statement form did not.
+
     `members` (member ids) keeps only their rows, each the same as in the whole table: uplift needs a
     few thousand members at each of a dozen past cutoffs, and fetching a million rows each time cost
     most of its time. The frame records its `new_window_days` in `attrs`, so a scorer can tell whether
@@ -320,7 +323,8 @@ def build_features(
     """
     has = ("loyalty" in wh.present, "interactions" in wh.present)
     if members is None:
-        features = fetch(wh, feature_sql(as_of, new_window_days, *has))
+        with stored_base_features(wh, as_of, new_window_days) as sql:
+            features = fetch(wh, sql)
     else:
         wh.put(SUBSET, pd.DataFrame({"member_id": pd.unique(members.astype(str))}))
         try:
@@ -338,7 +342,8 @@ def stored_base_features(
     """The feature statement (as `feature_sql`) over `base` stored as a table, dropped on exit.
 
     Two statements instead of one bound memory: on a 10M-member brand the single statement ran out
-    of DuckDB's memory limit while the split one peaked at 6.6 GiB. Results are the same.
+    of DuckDB's memory limit (9.4 GiB) while the split one peaked at 6.6 GiB writing to a file, and
+    fetched all 10M rows into pandas in 179 s. Results are the same.
     """
     has = ("loyalty" in wh.present, "interactions" in wh.present)
     wh.execute(f"CREATE OR REPLACE TABLE {STORED_BASE} AS {base_sql(as_of, *has)}")
