@@ -72,8 +72,8 @@ class TrainResult:
     metrics: dict[str, float]
     model: PropensityModel
     window: LabelledWindow  # reused by the gate, so a retrain computes the window's features once
-    outcome: tournament.Outcome | None = None
-    holdout_p: np.ndarray | None = None  # the registered model on the window's holdout (for the gate)
+    outcome: tournament.Outcome
+    holdout_p: np.ndarray  # the registered model on the window's holdout (the gate reuses them)
 
 
 def feature_spec(cfg: PropensityConfig, settings: Settings) -> FeatureSpec:

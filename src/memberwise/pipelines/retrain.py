@@ -144,9 +144,7 @@ def retrain(
                     step = "train forecast"
                     forecast = train_forecast(wh, cutoff, cfg.forecast, settings, trigger, progress)
                     step = "gate propensity"
-                    known = (
-                        (trained.model_version, trained.holdout_p) if trained.holdout_p is not None else None
-                    )
+                    known = (trained.model_version, trained.holdout_p)
                     decision = promote_propensity(
                         wh, cutoff, cfg.propensity, settings, trigger, trained.window, known
                     )
