@@ -11,6 +11,7 @@ the brand actually provided, so features built from an absent table are null rat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 _NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 Frame: TypeAlias = pd.DataFrame | pa.Table
+MIN_CACHE = 2 << 30  # DuckDB's limit never drops below this (big queries spill to disk past it)
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_UNITS |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 
 
 class SqlWarehouse(Protocol):
@@ -108,6 +112,18 @@ class Warehouse:
         target = str(path).replace("'", "''")
         self.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
 
+    def leave_room(self, nbytes: int) -> None:
+        """Lower DuckDB's memory limit by `nbytes` that Python now holds (not below MIN_CACHE).
+
+        DuckDB keeps its cache up to the limit and frees what is above a lowered one at once. On a
+        10M-member brand, a retrain holding the 5 GiB feature frame beside a full 9.4 GiB cache was
+        killed by the kernel at 24 GiB in the step after the frame was built.
+        """
+        limit = memory_setting(str(self.scalar("SELECT current_setting('memory_limit')")))
+        lowered = max(limit - nbytes, MIN_CACHE)
+        if lowered < limit:
+            self.execute(f"SET memory_limit = '{lowered >> 20}MiB'")
+
     def components(self, edges_sql: str, name: str) -> None:
         """Label components in process with scipy (fast to tens of millions of edges)."""
         edges = self.arrow(edges_sql)
@@ -133,6 +149,14 @@ def typed_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(
         types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
     )
+
+
+def memory_setting(text: str) -> int:
+    """Bytes of a DuckDB memory setting as DuckDB prints it ('9.3 GiB', '512.0 MiB', '4GB')."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]+)\s*", text)
+    if match is None or match.group(2) not in _UNITS:
+        raise ValueError(f"not a DuckDB memory setting: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:

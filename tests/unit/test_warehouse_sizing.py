@@ -11,7 +11,7 @@ import pytest
 from memberwise.pipelines import prepare
 from memberwise.pipelines.prepare import loaded_size, sized_warehouse
 from memberwise.settings import Settings
-from memberwise.warehouse import Warehouse
+from memberwise.warehouse import MIN_CACHE, Warehouse, memory_setting, new_warehouse
 
 
 def _where(wh: Warehouse) -> tuple[str | None, str]:
@@ -104,3 +104,20 @@ def test_a_dead_process_spill_dir_alone_is_cleared(tmp_path: Path) -> None:
     (work / f"warehouse-{dead}.duckdb.tmp").mkdir(parents=True)
     prepare._work_file(work)
     assert list(work.iterdir()) == []
+
+
+def test_leave_room_lowers_the_limit_by_what_python_holds_never_below_the_floor() -> None:
+    wh = new_warehouse(memory_limit="6GiB")
+    wh.leave_room(1 << 30)
+    assert memory_setting(_where(wh)[1]) == pytest.approx(5 << 30, rel=0.01)
+    wh.leave_room(100 << 30)
+    assert memory_setting(_where(wh)[1]) == pytest.approx(MIN_CACHE, rel=0.01)
+    assert wh.scalar("SELECT count(*) FROM orders") == 0  # still answers
+
+
+def test_memory_settings_read_as_duckdb_prints_them() -> None:
+    assert memory_setting("9.3 GiB") == int(9.3 * 2**30)
+    assert memory_setting("512.0 MiB") == 512 << 20
+    assert memory_setting("4GB") == 4 * 10**9
+    with pytest.raises(ValueError, match="not a DuckDB memory setting"):
+        memory_setting("lots")

@@ -139,6 +139,8 @@ def retrain(
                     # while those windows are built.
                     step = "features"
                     features = build_features(wh, cutoff, settings.new_window_days)
+                    # Python now holds the frame, and personas and the snapshot copy parts of it.
+                    wh.leave_room(2 * int(features.memory_usage(deep=True).sum()))
                     step = "train personas"
                     personas = train_personas(wh, cutoff, cfg.personas, settings, trigger, features)
                     step = "train forecast"
