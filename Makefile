@@ -12,6 +12,8 @@ export BENTOML_DO_NOT_TRACK=true
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
+# Compile bytecode at install, as pip does: every fresh process (CLI, servers, kernels) then imports it.
+export UV_COMPILE_BYTECODE := 1
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
