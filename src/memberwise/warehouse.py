@@ -122,7 +122,7 @@ class Warehouse:
         limit = memory_setting(str(self.scalar("SELECT current_setting('memory_limit')")))
         lowered = max(limit - nbytes, MIN_CACHE)
         if lowered < limit:
-            self.execute(f"SET memory_limit = '{lowered >> 20}MiB'")
+            self.execute(f"SET memory_limit = '{mib_setting(lowered)}'")
 
     def components(self, edges_sql: str, name: str) -> None:
         """Label components in process with scipy (fast to tens of millions of edges)."""
@@ -149,6 +149,11 @@ def typed_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(
         types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False, coerce_temporal_nanoseconds=True
     )
+
+
+def mib_setting(size: float) -> str:
+    """A DuckDB memory setting for `size` bytes."""
+    return f"{int(size) >> 20}MiB"
 
 
 def memory_setting(text: str) -> int:

@@ -18,7 +18,7 @@ from memberwise.data.io import ValidatedData, load
 from memberwise.errors import MemberwiseError
 from memberwise.identity import IdentityResult, unify
 from memberwise.settings import Settings
-from memberwise.warehouse import SqlWarehouse, Warehouse, new_warehouse, open_warehouse
+from memberwise.warehouse import SqlWarehouse, Warehouse, mib_setting, new_warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +138,14 @@ def _warehouse_for(size: float, source: str, settings: Settings) -> Warehouse:
     if path is None and size > FILE_SHARE * total_ram:
         path = _work_file(settings.home / "work")
         log.info("big source %s: file-backed warehouse %s", source, path)
-        memory_limit = memory_limit or _mib(CACHE_SHARE * total_ram)
+        memory_limit = memory_limit or mib_setting(CACHE_SHARE * total_ram)
     elif path is None and size > IN_MEMORY_SHARE * total_ram:
         spill = _spill_dir(_work_file(settings.home / "work"))
         log.info("sizeable source %s: in-memory warehouse spilling to %s", source, spill)
-        memory_limit = memory_limit or _mib(SPILL_LIMIT_SHARE * total_ram)
+        memory_limit = memory_limit or mib_setting(SPILL_LIMIT_SHARE * total_ram)
     elif path is not None and memory_limit is None:
-        memory_limit = _mib(CACHE_SHARE * total_ram)
+        memory_limit = mib_setting(CACHE_SHARE * total_ram)
     return new_warehouse(path, settings.duckdb_threads, memory_limit, spill)
-
-
-def _mib(size: float) -> str:
-    """A DuckDB memory setting for `size` bytes."""
-    return f"{int(size) >> 20}MiB"
 
 
 def _spill_dir(work_file: Path) -> Path:
